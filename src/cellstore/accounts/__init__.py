@@ -1,0 +1,1 @@
+"""Organizations, users, memberships, API keys and roles."""

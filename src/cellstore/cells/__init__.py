@@ -1,0 +1,1 @@
+"""Cell specifications (designs), batches (manufacturing lots) and instances (physical cells)."""

@@ -1,0 +1,189 @@
+"""The ``cellstore`` command line: run the server, and administer tenants and keys.
+
+Other tools drive these commands, so their output is a contract: ``--json``
+prints exactly one JSON line on standard output.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cellstore.core.settings import Settings
+
+app = typer.Typer(help="cellstore: self-hosted battery cell test data.", no_args_is_help=True)
+admin = typer.Typer(help="Administer tenants, keys and the database schema.", no_args_is_help=True)
+app.add_typer(admin, name="admin")
+
+T = TypeVar("T")
+DataDir = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="Data directory (SQLite database and objects). Env: CELLSTORE_DATA_DIR."),
+]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON line.")]
+
+
+def load_settings(data_dir: Path | None) -> Settings:
+    """Settings from the environment, with ``--data-dir`` taking precedence when given."""
+    if data_dir is not None:
+        os.environ["CELLSTORE_DATA_DIR"] = str(data_dir.expanduser().resolve())
+    return Settings()
+
+
+def run_in_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Migrate, then run ``work`` in one committed transaction."""
+    from cellstore.core.database import Database
+    from cellstore.core.migrations import upgrade_database
+
+    upgrade_database(settings)
+
+    async def main() -> T:
+        database = Database(settings.async_database_url)
+        try:
+            async with database.sessionmaker() as session, session.begin():
+                return await work(session)
+        finally:
+            await database.dispose()
+
+    return asyncio.run(main())
+
+
+def fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code=1)
+
+
+def client_example(api_url: str, api_key: str, project_id: str) -> str:
+    return (
+        "from ionworks import Ionworks\n"
+        f'client = Ionworks(api_key="{api_key}", api_url="{api_url}", project_id="{project_id}")\n'
+        'print(client.cell_spec.create({"name": "My first cell"}))'
+    )
+
+
+@app.command()
+def serve(
+    data_dir: DataDir = None,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Server processes.")] = 1,
+) -> None:
+    """Run cellstore. On an empty database, create a first tenant and print its API key."""
+    import uvicorn
+
+    from cellstore.accounts.models import Organization
+    from cellstore.accounts.service import bootstrap_tenant
+
+    settings = load_settings(data_dir)
+
+    async def first_tenant(session: AsyncSession) -> dict[str, Any] | None:
+        if await session.scalar(select(func.count()).select_from(Organization)):
+            return None
+        return await bootstrap_tenant(session, "Default organization", "admin@cellstore.local")
+
+    created = run_in_session(settings, first_tenant)
+    api_url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+    if created:
+        typer.echo(f"Created organization {created['organization_id']} with admin {created['email']}.")
+        typer.echo(f"API key (shown once, keep it): {created['api_key']}\n")
+        typer.echo(
+            "Use it from Python:\n" + client_example(api_url, created["api_key"], created["project_id"])
+        )
+        typer.echo("")
+    typer.echo(f"cellstore on {api_url} (database: {settings.sync_database_url.split('://')[0]})")
+    uvicorn.run(
+        "cellstore.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info"
+    )
+
+
+@admin.command()
+def migrate(data_dir: DataDir = None) -> None:
+    """Create or upgrade the database schema to the newest revision."""
+    from cellstore.core.migrations import upgrade_database
+
+    upgrade_database(load_settings(data_dir))
+    typer.echo("database schema is up to date")
+
+
+@admin.command()
+def bootstrap(
+    data_dir: DataDir = None,
+    org_name: Annotated[
+        str, typer.Option("--org-name", help="Name of the new organization.")
+    ] = "Organization",
+    admin_email: Annotated[str | None, typer.Option("--admin-email", help="Email of its admin user.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Create a new organization with an admin user, a default project and an API key."""
+    from cellstore.accounts.service import bootstrap_tenant
+
+    created = run_in_session(load_settings(data_dir), lambda s: bootstrap_tenant(s, org_name, admin_email))
+    if as_json:
+        keys = ("organization_id", "project_id", "user_id", "api_key")
+        typer.echo(json.dumps({k: created[k] for k in keys}))
+    else:
+        for key, value in created.items():
+            typer.echo(f"{key}: {value}")
+
+
+@admin.command("create-api-key")
+def create_api_key(
+    data_dir: DataDir = None,
+    organization_id: Annotated[
+        str | None, typer.Option("--organization-id", help="Organization of the key (default: the only one).")
+    ] = None,
+    email: Annotated[
+        str | None,
+        typer.Option("--email", help="User the key acts as (default: the organization's first admin)."),
+    ] = None,
+    name: Annotated[str, typer.Option("--name", help="A label to tell keys apart.")] = "",
+    token: Annotated[
+        bool, typer.Option("--token", help="A user-wide bearer token instead of an organization key.")
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Create an API key (shown once)."""
+    from cellstore.accounts import service
+
+    async def work(session: AsyncSession) -> dict[str, Any]:
+        user_id, org_id = await service.resolve_key_owner(session, organization_id, email)
+        key, secret = await service.create_api_key(session, user_id, None if token else org_id, name)
+        return {"id": key.id, "organization_id": key.organization_id, "user_id": user_id, "api_key": secret}
+
+    try:
+        created = run_in_session(load_settings(data_dir), work)
+    except Exception as exc:  # a domain error from the service, reported as a message
+        fail(str(exc))
+    typer.echo(
+        json.dumps(created) if as_json else f"API key (shown once): {created['api_key']}\nid: {created['id']}"
+    )
+
+
+@admin.command("revoke-api-key")
+def revoke_api_key(
+    key: Annotated[str, typer.Argument(help="The key's id, or the prefix shown when it was listed.")],
+    data_dir: DataDir = None,
+) -> None:
+    """Revoke an API key; requests with it answer 401 from then on."""
+    from cellstore.accounts import service
+
+    async def work(session: AsyncSession) -> str:
+        return (await service.revoke_api_key(session, key)).id
+
+    try:
+        revoked = run_in_session(load_settings(data_dir), work)
+    except Exception as exc:
+        fail(str(exc))
+    typer.echo(f"revoked {revoked}")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,1 @@
+"""Shared building blocks: settings, database, errors, pagination, filters and tenancy."""

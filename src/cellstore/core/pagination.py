@@ -1,0 +1,59 @@
+"""The list envelope ``{items, count, total}`` and the ``limit``/``offset`` parameters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any, Generic, TypeVar
+
+from fastapi import Depends, Query
+from pydantic import BaseModel, Field
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+MAX_LIMIT = 1000
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a list. ``total`` counts every match, so clients can page to the end."""
+
+    items: list[T] = Field(description="The rows of this page.")
+    count: int = Field(description="Number of rows in this page.")
+    total: int = Field(description="Number of rows matching the filters, across all pages.")
+
+
+@dataclass(frozen=True, slots=True)
+class PageParams:
+    limit: int
+    offset: int
+
+
+def page_params(default_limit: int) -> Any:
+    """A dependency reading ``limit`` (1 to 1000) and ``offset`` (0 or more)."""
+
+    def dependency(
+        limit: Annotated[
+            int, Query(ge=1, le=MAX_LIMIT, description=f"Page size, at most {MAX_LIMIT}.")
+        ] = default_limit,
+        offset: Annotated[int, Query(ge=0, description="Rows to skip.")] = 0,
+    ) -> PageParams:
+        return PageParams(limit=limit, offset=offset)
+
+    return Depends(dependency)
+
+
+async def fetch_page(
+    session: AsyncSession, stmt: Select[Any], params: PageParams, *, rows: bool = False
+) -> tuple[list[Any], int]:
+    """Run a filtered, ordered select for one page, and count all its matches.
+
+    Returns the first entity of each row, or whole rows with ``rows=True``.
+    """
+    total = await session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    result = await session.execute(stmt.limit(params.limit).offset(params.offset))
+    items = result.all() if rows else result.scalars().all()
+    return list(items), int(total or 0)
+
+
+def page_of(items: list[Any], total: int) -> dict[str, Any]:
+    return {"items": items, "count": len(items), "total": total}

@@ -1,0 +1,1 @@
+"""Health, and what this server offers: capabilities and the data schema."""
