@@ -187,3 +187,7 @@ def revoke_api_key(
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()
