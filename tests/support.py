@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from typing import Any
 
 import requests
 
-from cellstore.core.database import Database
+from cellstore.core.database import run_in_transaction
 from cellstore.core.settings import Settings
 
 
@@ -32,16 +31,7 @@ class LiveServer:
 
     def run(self, work: Any) -> Any:
         """Run an async ``work(session)`` against the server's database, committed."""
-
-        async def main() -> Any:
-            database = Database(self.settings.async_database_url)
-            try:
-                async with database.sessionmaker() as session, session.begin():
-                    return await work(session)
-            finally:
-                await database.dispose()
-
-        return asyncio.run(main())
+        return run_in_transaction(self.settings.async_database_url, work)
 
     def new_tenant(self, org_name: str = "Test organization") -> Tenant:
         from cellstore.accounts.service import bootstrap_tenant

@@ -6,7 +6,6 @@ prints exactly one JSON line on standard output.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 from collections.abc import Awaitable, Callable
@@ -40,20 +39,11 @@ def load_settings(data_dir: Path | None) -> Settings:
 
 def run_in_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
     """Migrate, then run ``work`` in one committed transaction."""
-    from cellstore.core.database import Database
+    from cellstore.core.database import run_in_transaction
     from cellstore.core.migrations import upgrade_database
 
     upgrade_database(settings)
-
-    async def main() -> T:
-        database = Database(settings.async_database_url)
-        try:
-            async with database.sessionmaker() as session, session.begin():
-                return await work(session)
-        finally:
-            await database.dispose()
-
-    return asyncio.run(main())
+    return run_in_transaction(settings.async_database_url, work)
 
 
 def fail(message: str) -> None:
