@@ -23,7 +23,7 @@ from cellstore.accounts.schemas import (
 )
 from cellstore.core.database import SessionDep
 from cellstore.core.errors import NotFound
-from cellstore.core.schemas import id_path
+from cellstore.core.schemas import OrganizationIdPath, UserIdPath
 
 router = APIRouter(tags=["Identity and organizations"])
 
@@ -55,9 +55,7 @@ async def usage(principal: PrincipalDep) -> OrganizationUsage:
 
 
 @router.get("/organizations/{org_id}/users", response_model=list[OrganizationUserRead])
-async def list_users(
-    principal: PrincipalDep, session: SessionDep, org_id: str = id_path("Organization id")
-) -> list[dict]:
+async def list_users(principal: PrincipalDep, session: SessionDep, org_id: OrganizationIdPath) -> list[dict]:
     """Every member of the organization, with their roles (a bare array)."""
     if org_id != principal.organization_id:
         raise NotFound("Organization")
@@ -69,7 +67,7 @@ async def invite_user(
     body: InviteByEmail,
     principal: PrincipalDep,
     session: SessionDep,
-    org_id: str = id_path("Organization id"),
+    org_id: OrganizationIdPath,
 ) -> InviteResult:
     """Add a person to the organization by email (Admin only)."""
     return await service.invite(session, principal, org_id, body.email, body.role_name)
@@ -80,8 +78,8 @@ async def change_role(
     body: RoleChange,
     principal: PrincipalDep,
     session: SessionDep,
-    org_id: str = id_path("Organization id"),
-    user_id: str = id_path("User id"),
+    org_id: OrganizationIdPath,
+    user_id: UserIdPath,
 ) -> Response:
     """Make a member an Admin or a Member (Admin only)."""
     await service.change_role(session, principal, org_id, user_id, body.role_name)
@@ -93,8 +91,8 @@ async def set_active(
     body: ActivityChange,
     principal: PrincipalDep,
     session: SessionDep,
-    org_id: str = id_path("Organization id"),
-    user_id: str = id_path("User id"),
+    org_id: OrganizationIdPath,
+    user_id: UserIdPath,
 ) -> Response:
     """Deactivate or reactivate a member; a deactivated member's credentials stop working here."""
     await service.set_active(session, principal, org_id, user_id, body.is_active)
@@ -105,8 +103,8 @@ async def set_active(
 async def resend_invite(
     principal: PrincipalDep,
     session: SessionDep,
-    org_id: str = id_path("Organization id"),
-    user_id: str = id_path("User id"),
+    org_id: OrganizationIdPath,
+    user_id: UserIdPath,
 ) -> Response:
     """Record a new invitation time (cellstore sends no email)."""
     await service.resend_invite(session, principal, org_id, user_id)
@@ -117,8 +115,8 @@ async def resend_invite(
 async def remove_user(
     principal: PrincipalDep,
     session: SessionDep,
-    org_id: str = id_path("Organization id"),
-    user_id: str = id_path("User id"),
+    org_id: OrganizationIdPath,
+    user_id: UserIdPath,
 ) -> Response:
     """Remove a member, their project roles and their keys for this organization."""
     await service.remove_member(session, principal, org_id, user_id)

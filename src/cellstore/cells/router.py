@@ -55,7 +55,7 @@ async def create_specification(
 
 @router.get("/cell_specifications/{cell_spec_id}", response_model=CellSpecificationRead)
 async def get_specification(
-    principal: PrincipalDep, session: SessionDep, cell_spec_id: str = SpecId
+    principal: PrincipalDep, session: SessionDep, cell_spec_id: SpecId
 ) -> dict[str, Any]:
     """One specification with its nested components and materials."""
     return present_specification(await service.get_specification(session, principal, cell_spec_id))
@@ -63,7 +63,7 @@ async def get_specification(
 
 @router.patch("/cell_specifications/{cell_spec_id}", response_model=CellSpecificationRead)
 async def update_specification(
-    body: CellSpecificationUpdate, principal: PrincipalDep, session: SessionDep, cell_spec_id: str = SpecId
+    body: CellSpecificationUpdate, principal: PrincipalDep, session: SessionDep, cell_spec_id: SpecId
 ) -> dict[str, Any]:
     """Merge fields into a specification; nested objects merge and null removes."""
     return present_specification(await service.update_specification(session, principal, cell_spec_id, body))
@@ -71,7 +71,7 @@ async def update_specification(
 
 @router.delete("/cell_specifications/{cell_spec_id}", status_code=204)
 async def delete_specification(
-    principal: PrincipalDep, session: SessionDep, cell_spec_id: str = SpecId
+    principal: PrincipalDep, session: SessionDep, cell_spec_id: SpecId
 ) -> Response:
     """Delete a specification with its batches, instances and measurements."""
     await service.delete_specification(session, principal, cell_spec_id)
@@ -86,7 +86,7 @@ async def list_batches(
     request: Request,
     principal: PrincipalDep,
     session: SessionDep,
-    cell_spec_id: str = SpecId,
+    cell_spec_id: SpecId,
     page: PageParams = page_params(1000),
 ) -> dict[str, Any]:
     """Batches of a specification. Filters: name, created_at_gt/lt, updated_at_gt/lt, order_by, order."""
@@ -97,7 +97,7 @@ async def list_batches(
 
 @router.post("/cell_specifications/{cell_spec_id}/cell_batches", response_model=CellBatchRead)
 async def create_batch(
-    body: CellBatchCreate, principal: PrincipalDep, session: SessionDep, cell_spec_id: str = SpecId
+    body: CellBatchCreate, principal: PrincipalDep, session: SessionDep, cell_spec_id: SpecId
 ) -> dict[str, Any]:
     """Create a batch; a name already used for the spec (ignoring case) answers 409 with its id."""
     batch = await service.create_batch(session, principal, cell_spec_id, body)
@@ -105,14 +105,14 @@ async def create_batch(
 
 
 @router.get("/cell_batches/{batch_id}", response_model=CellBatchRead)
-async def get_batch(principal: PrincipalDep, session: SessionDep, batch_id: str = BatchId) -> dict[str, Any]:
+async def get_batch(principal: PrincipalDep, session: SessionDep, batch_id: BatchId) -> dict[str, Any]:
     """One batch with its current instance count."""
     return present_batch(*await service.get_batch(session, principal, batch_id))
 
 
 @router.patch("/cell_batches/{batch_id}", response_model=CellBatchRead)
 async def update_batch(
-    body: CellBatchUpdate, principal: PrincipalDep, session: SessionDep, batch_id: str = BatchId
+    body: CellBatchUpdate, principal: PrincipalDep, session: SessionDep, batch_id: BatchId
 ) -> dict[str, Any]:
     """Change a batch's name, notes, manufacturing date or properties."""
     await service.update_batch(session, principal, batch_id, body)
@@ -120,7 +120,7 @@ async def update_batch(
 
 
 @router.delete("/cell_batches/{batch_id}", status_code=204)
-async def delete_batch(principal: PrincipalDep, session: SessionDep, batch_id: str = BatchId) -> Response:
+async def delete_batch(principal: PrincipalDep, session: SessionDep, batch_id: BatchId) -> Response:
     """Delete a batch; its instances are kept with batch_id null."""
     await service.delete_batch(session, principal, batch_id)
     return Response(status_code=204)
@@ -134,7 +134,7 @@ async def list_instances(
     request: Request,
     principal: PrincipalDep,
     session: SessionDep,
-    cell_spec_id: str = SpecId,
+    cell_spec_id: SpecId,
     page: PageParams = page_params(1000),
 ) -> dict[str, Any]:
     """Instances of a specification. Filters: name, batch_id, created_by_email, created_at_gt/lt,
@@ -148,7 +148,7 @@ async def list_instances(
 
 @router.post("/cell_specifications/{cell_spec_id}/cell_instances", response_model=CellInstanceRead)
 async def create_instance(
-    body: CellInstanceCreate, principal: PrincipalDep, session: SessionDep, cell_spec_id: str = SpecId
+    body: CellInstanceCreate, principal: PrincipalDep, session: SessionDep, cell_spec_id: SpecId
 ) -> dict[str, Any]:
     """Create an instance; a name already used for the spec answers 409 with its id."""
     instance = await service.create_instance(session, principal, cell_spec_id, body)
@@ -157,7 +157,7 @@ async def create_instance(
 
 @router.get("/cell_instances/{cell_instance_id}", response_model=CellInstanceRead)
 async def get_instance(
-    principal: PrincipalDep, session: SessionDep, cell_instance_id: str = InstanceId
+    principal: PrincipalDep, session: SessionDep, cell_instance_id: InstanceId
 ) -> dict[str, Any]:
     """One instance."""
     return present_instance(*await service.get_instance(session, principal, cell_instance_id))
@@ -165,7 +165,7 @@ async def get_instance(
 
 @router.patch("/cell_instances/{cell_instance_id}", response_model=CellInstanceRead)
 async def update_instance(
-    body: CellInstanceUpdate, principal: PrincipalDep, session: SessionDep, cell_instance_id: str = InstanceId
+    body: CellInstanceUpdate, principal: PrincipalDep, session: SessionDep, cell_instance_id: InstanceId
 ) -> dict[str, Any]:
     """Merge fields into an instance; batch_id moves it into a batch of its spec (null: out)."""
     await service.update_instance(session, principal, cell_instance_id, body)
@@ -174,7 +174,7 @@ async def update_instance(
 
 @router.delete("/cell_instances/{cell_instance_id}", status_code=204)
 async def delete_instance(
-    principal: PrincipalDep, session: SessionDep, cell_instance_id: str = InstanceId
+    principal: PrincipalDep, session: SessionDep, cell_instance_id: InstanceId
 ) -> Response:
     """Delete an instance and its measurements."""
     await service.delete_instance(session, principal, cell_instance_id)

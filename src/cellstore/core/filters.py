@@ -57,9 +57,9 @@ def parse_timestamp(name: str, raw: str) -> datetime:
     """An ISO-8601 instant; one without zone is taken as UTC."""
     try:
         value = datetime.fromisoformat(raw.strip().replace("Z", "+00:00").replace(" ", "+"))
-    except ValueError:
-        raise InvalidInput(name, f"'{raw}' is not an ISO-8601 timestamp") from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    except (ValueError, OverflowError):
+        raise InvalidInput(name, f"'{raw}' is not an ISO-8601 timestamp within years 1 to 9999") from None
 
 
 def parse_id(name: str, raw: str) -> str:
@@ -94,6 +94,8 @@ def build_filters(query: QueryParams, spec: FilterSpec) -> list[ColumnElement[bo
         if name in PAGING or name in spec.handled or name in ("order_by", "order"):
             continue
         values = query.getlist(name)
+        if any("\x00" in value for value in values):
+            raise InvalidInput(name, "must not contain NUL characters")
         if name in spec.text:
             predicates += [_text_predicate(name, spec.text[name], v, True) for v in values]
         elif name in spec.exact:

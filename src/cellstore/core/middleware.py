@@ -13,6 +13,8 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from cellstore.core.jsonbody import JsonRejected, sanitize_json
+
 CORRELATION_HEADER = b"x-correlation-id"
 
 
@@ -53,7 +55,8 @@ async def _send_error(send: Send, status: int, code: str, message: str) -> None:
 
 
 class RequestBodyMiddleware:
-    """Cap JSON request bodies, and gunzip them when sent with ``Content-Encoding: gzip``.
+    """Cap request bodies, gunzip them when sent with ``Content-Encoding: gzip``, and
+    make JSON bodies storable (see :mod:`cellstore.core.jsonbody`).
 
     The client gzips bodies of 512 KiB and more. A corrupt gzip stream answers
     400; a body (or a decompressed body) over ``max_bytes`` answers 413 before
@@ -108,6 +111,13 @@ class RequestBodyMiddleware:
             except (zlib.error, EOFError):
                 await _send_error(send, 400, "BAD_REQUEST", "Request body is not a valid gzip stream")
                 return
+        if _is_json(headers):
+            try:
+                body = sanitize_json(body)
+            except JsonRejected as exc:
+                await _send_error(send, 422, "VALIDATION_ERROR", str(exc))
+                return
+        if encoding == b"gzip" or len(body) != int(headers.get(b"content-length", b"-1") or -1):
             scope = dict(scope)
             scope["headers"] = [
                 (k, v) for k, v in scope["headers"] if k not in (b"content-encoding", b"content-length")
@@ -131,13 +141,22 @@ class RequestBodyMiddleware:
         return b"".join(chunks), False
 
     def _gunzip(self, body: bytes) -> bytes:
-        decompressor = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
-        out = decompressor.decompress(body, self.max_bytes + 1)
-        if len(out) > self.max_bytes or decompressor.unconsumed_tail:
-            raise _TooLarge
-        if not decompressor.eof:
-            raise EOFError("truncated gzip stream")
-        return out
+        """Inflate every member of a gzip stream, never past ``max_bytes`` of output."""
+        out = bytearray()
+        rest = body
+        while rest:
+            decompressor = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+            out += decompressor.decompress(rest, self.max_bytes + 1 - len(out))
+            if len(out) > self.max_bytes or decompressor.unconsumed_tail:
+                raise _TooLarge
+            if not decompressor.eof:
+                raise EOFError("truncated gzip stream")
+            rest = decompressor.unused_data
+        return bytes(out)
+
+
+def _is_json(headers: dict[bytes, bytes]) -> bool:
+    return headers.get(b"content-type", b"").split(b";")[0].strip().lower() == b"application/json"
 
 
 class _TooLarge(Exception):

@@ -11,6 +11,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 MAX_LIMIT = 1000
+MAX_OFFSET = 2**31 - 1
 T = TypeVar("T")
 
 
@@ -35,7 +36,7 @@ def page_params(default_limit: int) -> Any:
         limit: Annotated[
             int, Query(ge=1, le=MAX_LIMIT, description=f"Page size, at most {MAX_LIMIT}.")
         ] = default_limit,
-        offset: Annotated[int, Query(ge=0, description="Rows to skip.")] = 0,
+        offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Rows to skip.")] = 0,
     ) -> PageParams:
         return PageParams(limit=limit, offset=offset)
 

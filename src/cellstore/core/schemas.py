@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import uuid
 from typing import Annotated, Any
 
@@ -32,12 +33,21 @@ IdText = Annotated[str, AfterValidator(_uuid_text)]
 
 
 def id_path(description: str) -> Any:
-    """A path parameter holding a resource id; a malformed one answers 422 naming it."""
-    return Path(description=description, pattern=r"^[0-9a-fA-F-]{32,36}$")
+    """The type of a path parameter holding a resource id.
+
+    Any spelling of a UUID is accepted and normalised to the stored form; anything
+    else answers 422 naming the parameter.
+    """
+    return Annotated[str, AfterValidator(_uuid_text), Path(description=description)]
+
+
+OrganizationIdPath = id_path("Organization id")
+UserIdPath = id_path("User id")
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    """A finite number; booleans, NaN and infinities are not quantities."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def check_quantity(path: str, value: Any) -> None:

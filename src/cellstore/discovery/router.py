@@ -11,7 +11,7 @@ from pydantic.json_schema import models_json_schema
 from cellstore import __version__
 from cellstore.accounts.auth import PrincipalDep
 from cellstore.cells.schemas import CellBatchRead, CellInstanceRead, CellSpecificationRead
-from cellstore.core.errors import NotImplementedByCellstore
+from cellstore.core.errors import NotFound, NotImplementedByCellstore
 from cellstore.projects.schemas import ProjectRead
 
 router = APIRouter(tags=["Health and discovery"])
@@ -78,4 +78,4 @@ async def schema(name: str, principal: PrincipalDep) -> dict[str, Any]:
         return data_schema()
     if name == "protocol":
         raise NotImplementedByCellstore("cellstore does not provide the UCP protocol schema")
-    raise NotImplementedByCellstore(f"cellstore provides no schema named {name!r}; available: data")
+    raise NotFound(f"Schema {name!r}", {"available": ["data"]})

@@ -9,7 +9,7 @@ from cellstore.accounts.roles import PROJECT_ROLES_BY_ID, ProjectAccess
 from cellstore.accounts.schemas import InviteResult
 from cellstore.core.database import SessionDep
 from cellstore.core.pagination import Page, PageParams, page_of, page_params
-from cellstore.core.schemas import id_path
+from cellstore.core.schemas import UserIdPath, id_path
 from cellstore.core.tenancy import require_project_access
 from cellstore.projects import repository, service
 from cellstore.projects.schemas import (
@@ -42,30 +42,28 @@ async def create_project(body: ProjectCreate, principal: PrincipalDep, session: 
 
 
 @router.get("/{project_id}", response_model=ProjectRead)
-async def get_project(principal: PrincipalDep, session: SessionDep, project_id: str = ProjectId) -> object:
+async def get_project(principal: PrincipalDep, session: SessionDep, project_id: ProjectId) -> object:
     """One project."""
     return await service.get_project(session, principal, project_id)
 
 
 @router.patch("/{project_id}", response_model=ProjectRead)
 async def update_project(
-    body: ProjectUpdate, principal: PrincipalDep, session: SessionDep, project_id: str = ProjectId
+    body: ProjectUpdate, principal: PrincipalDep, session: SessionDep, project_id: ProjectId
 ) -> object:
     """Rename a project or change its description (Project Admin)."""
     return await service.update_project(session, principal, project_id, body)
 
 
 @router.delete("/{project_id}", status_code=204)
-async def delete_project(
-    principal: PrincipalDep, session: SessionDep, project_id: str = ProjectId
-) -> Response:
+async def delete_project(principal: PrincipalDep, session: SessionDep, project_id: ProjectId) -> Response:
     """Delete a project with all of its cell data (Project Admin)."""
     await service.delete_project(session, principal, project_id)
     return Response(status_code=204)
 
 
 @router.get("/{project_id}/members", response_model=list[ProjectMemberRead])
-async def list_members(principal: PrincipalDep, session: SessionDep, project_id: str = ProjectId) -> list:
+async def list_members(principal: PrincipalDep, session: SessionDep, project_id: ProjectId) -> list:
     """Everyone holding a role in the project."""
     await require_project_access(session, principal, project_id, ProjectAccess.VIEW)
     return [
@@ -81,7 +79,7 @@ async def list_members(principal: PrincipalDep, session: SessionDep, project_id:
 
 @router.post("/{project_id}/members", response_model=ProjectMemberRead)
 async def add_member(
-    body: MemberAdd, principal: PrincipalDep, session: SessionDep, project_id: str = ProjectId
+    body: MemberAdd, principal: PrincipalDep, session: SessionDep, project_id: ProjectId
 ) -> ProjectMemberRead:
     """Grant an organization member a project role, or change the role they hold."""
     member = await service.set_member(session, principal, project_id, body.user_id, body.project_role_id)
@@ -96,7 +94,7 @@ async def add_member(
 
 @router.post("/{project_id}/invites", response_model=InviteResult)
 async def invite_member(
-    body: MemberInvite, principal: PrincipalDep, session: SessionDep, project_id: str = ProjectId
+    body: MemberInvite, principal: PrincipalDep, session: SessionDep, project_id: ProjectId
 ) -> InviteResult:
     """Invite someone by email; a person new to the organization joins it as a Member."""
     return await service.invite(session, principal, project_id, body.email, body.project_role_id)
@@ -107,8 +105,8 @@ async def update_member(
     body: MemberRoleChange,
     principal: PrincipalDep,
     session: SessionDep,
-    project_id: str = ProjectId,
-    user_id: str = id_path("User id"),
+    project_id: ProjectId,
+    user_id: UserIdPath,
 ) -> Response:
     """Change a project member's role."""
     await service.update_member(session, principal, project_id, user_id, body.project_role_id)
@@ -119,8 +117,8 @@ async def update_member(
 async def remove_member(
     principal: PrincipalDep,
     session: SessionDep,
-    project_id: str = ProjectId,
-    user_id: str = id_path("User id"),
+    project_id: ProjectId,
+    user_id: UserIdPath,
 ) -> Response:
     """Remove someone from the project; their organization membership is kept."""
     await service.remove_member(session, principal, project_id, user_id)
