@@ -41,7 +41,12 @@ async def member(session: AsyncSession, organization_id: str, user_id: str) -> O
 
 
 async def members_with_projects(session: AsyncSession, organization_id: str) -> list[dict[str, Any]]:
-    """Every member of the organization with email and project roles, oldest member first."""
+    """Every member of the organization with email and project roles, oldest member first.
+
+    The role is under ``organization_role.name`` only: the client builds its
+    ``OrganizationMember`` from the row's other keys plus ``role=``, so a
+    top-level ``role`` (or ``projects``) key would collide.
+    """
     rows = (
         await session.execute(
             select(OrganizationMember, User.email)
@@ -61,7 +66,6 @@ async def members_with_projects(session: AsyncSession, organization_id: str) -> 
         {
             "id": m.user_id,
             "email": email,
-            "role": m.role,
             "is_active": m.is_active,
             "organization_role": {"name": m.role},
             "user_project_roles": roles[m.user_id],

@@ -75,7 +75,6 @@ class OrganizationUserRead(BaseModel):
 
     id: str
     email: str
-    role: str
     is_active: bool
     organization_role: RoleName
     user_project_roles: list[ProjectRoleAssignment]

@@ -65,6 +65,18 @@ def _prepare_specification(organization_id: str, fields: dict[str, Any]) -> dict
     return prepared
 
 
+def _forget_replaced_materials(attributes: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    """Drop the stored material of every component whose material the patch changes or removes,
+    so that the new material's id is derived afresh rather than merged over the old one."""
+    current = dict(attributes or {})
+    for slot in COMPONENT_SLOTS:
+        component, change = current.get(slot), patch.get(slot)
+        replaced = isinstance(change, dict) and "material" in change and "material_id" not in change
+        if isinstance(component, dict) and replaced:
+            current[slot] = {k: v for k, v in component.items() if k not in ("material", "material_id")}
+    return current
+
+
 async def get_specification(session: AsyncSession, principal: Principal, spec_id: str) -> CellSpecification:
     spec = await repository.get_specification(session, principal, spec_id)
     if spec is None:
@@ -114,7 +126,8 @@ async def update_specification(
     for column in SPEC_COLUMNS:
         if column in patch:
             setattr(spec, column, patch.pop(column))
-    spec.attributes = _prepare_specification(principal.organization_id, merge_patch(spec.attributes, patch))
+    current = _forget_replaced_materials(spec.attributes, patch)
+    spec.attributes = _prepare_specification(principal.organization_id, merge_patch(current, patch))
     spec.updated_at = utcnow()
     if name != spec.name:
         await flush_unique(

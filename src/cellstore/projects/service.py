@@ -125,12 +125,8 @@ async def invite(
     """Invite by email: someone new joins the organization as a Member, then the project."""
     await require_project_access(session, principal, project_id, ProjectAccess.ADMINISTER)
     _role(project_role_id)
-    user, _, _ = await add_to_organization(session, principal, email, ORG_MEMBER)
-    already = await repository.membership(session, project_id, user.id) is not None
+    user, membership, already = await add_to_organization(session, principal, email, ORG_MEMBER)
     await set_member(session, principal, project_id, user.id, project_role_id)
-    return InviteResult(
-        user_id=user.id,
-        invite_sent=False,
-        already_member=already,
-        role_name=PROJECT_ROLES_BY_ID[project_role_id].name,
-    )
+    # As the client documents InviteResult: whether they were already in the
+    # organization, and the organization role they hold after the call.
+    return InviteResult(user_id=user.id, invite_sent=False, already_member=already, role_name=membership.role)
