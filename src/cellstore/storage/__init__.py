@@ -1,0 +1,1 @@
+"""Object storage: one interface, a local-disk backend and an S3 backend, with signed URLs."""
