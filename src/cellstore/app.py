@@ -16,7 +16,12 @@ from cellstore.core.errors import install_error_handlers
 from cellstore.core.middleware import CorrelationIdMiddleware, RequestBodyMiddleware
 from cellstore.core.settings import Settings
 from cellstore.discovery.router import router as discovery_router
+from cellstore.jobs.worker import running_worker
+from cellstore.measurements.router import router as measurements_router
 from cellstore.projects.router import router as projects_router
+from cellstore.raw_data.router import router as raw_data_router
+from cellstore.storage.factory import create_store
+from cellstore.storage.router import router as storage_router
 from cellstore.unsupported.router import router as unsupported_router
 
 
@@ -27,7 +32,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.database = Database(settings.async_database_url, settings.database_echo)
-        yield
+        async with running_worker(app.state.database, app.state.store, settings):
+            yield
         await app.state.database.dispose()
 
     app = FastAPI(
@@ -37,17 +43,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.store = create_store(settings)
     install_error_handlers(app)
 
     app.include_router(discovery_router)
     app.include_router(accounts_router)
+    # Signed storage URLs carry their own authorisation (cellstore.storage.signing).
+    app.include_router(storage_router)
     # Every data route requires an authenticated principal, declared once here
     # so that an open route would have to be written on purpose.
     authenticated = [Depends(current_principal)]
     app.include_router(projects_router, dependencies=authenticated)
     app.include_router(cells_router, dependencies=authenticated)
+    app.include_router(measurements_router, dependencies=authenticated)
+    app.include_router(raw_data_router, dependencies=authenticated)
     app.include_router(unsupported_router, dependencies=authenticated)
 
-    app.add_middleware(RequestBodyMiddleware, max_bytes=settings.max_request_body_bytes)
+    # Object uploads stream to disk under their own cap (max_upload_bytes).
+    app.add_middleware(
+        RequestBodyMiddleware, max_bytes=settings.max_request_body_bytes, passthrough=("/storage/",)
+    )
     app.add_middleware(CorrelationIdMiddleware)
     return app

@@ -6,6 +6,7 @@ prints exactly one JSON line on standard output.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from collections.abc import Awaitable, Callable
@@ -92,6 +93,21 @@ def serve(
     uvicorn.run(
         "cellstore.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info"
     )
+
+
+@app.command()
+def worker(data_dir: DataDir = None) -> None:
+    """Run a job worker (processing of uploads and extends, object clean-up) until stopped.
+
+    Any number of workers, on any machines, share one database and one object store.
+    """
+    from cellstore.core.migrations import upgrade_database
+    from cellstore.jobs.worker import run_standalone
+
+    settings = load_settings(data_dir)
+    upgrade_database(settings)
+    typer.echo(f"cellstore worker (database: {settings.sync_database_url.split('://')[0]})")
+    asyncio.run(run_standalone(settings))
 
 
 @admin.command()

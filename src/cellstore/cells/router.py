@@ -25,6 +25,7 @@ from cellstore.cells.schemas import (
 from cellstore.core.database import SessionDep
 from cellstore.core.pagination import Page, PageParams, page_of, page_params
 from cellstore.core.schemas import id_path
+from cellstore.measurements import repository as measurements
 
 router = APIRouter(tags=["Cells"])
 SpecId = id_path("Cell specification id")
@@ -129,6 +130,12 @@ async def delete_batch(principal: PrincipalDep, session: SessionDep, batch_id: B
 # Instances
 
 
+async def _present_instance(session: SessionDep, principal: PrincipalDep, instance_id: str) -> dict[str, Any]:
+    instance, batch_name = await service.get_instance(session, principal, instance_id)
+    measurement_ids = await measurements.ids_by_instance(session, [instance.id])
+    return present_instance(instance, batch_name, measurement_ids.get(instance.id, []))
+
+
 @router.get("/cell_specifications/{cell_spec_id}/cell_instances", response_model=Page[CellInstanceRead])
 async def list_instances(
     request: Request,
@@ -152,15 +159,15 @@ async def create_instance(
 ) -> dict[str, Any]:
     """Create an instance; a name already used for the spec answers 409 with its id."""
     instance = await service.create_instance(session, principal, cell_spec_id, body)
-    return present_instance(*await service.get_instance(session, principal, instance.id))
+    return await _present_instance(session, principal, instance.id)
 
 
 @router.get("/cell_instances/{cell_instance_id}", response_model=CellInstanceRead)
 async def get_instance(
     principal: PrincipalDep, session: SessionDep, cell_instance_id: InstanceId
 ) -> dict[str, Any]:
-    """One instance."""
-    return present_instance(*await service.get_instance(session, principal, cell_instance_id))
+    """One instance, with the ids of its measurements."""
+    return await _present_instance(session, principal, cell_instance_id)
 
 
 @router.patch("/cell_instances/{cell_instance_id}", response_model=CellInstanceRead)
@@ -169,7 +176,7 @@ async def update_instance(
 ) -> dict[str, Any]:
     """Merge fields into an instance; batch_id moves it into a batch of its spec (null: out)."""
     await service.update_instance(session, principal, cell_instance_id, body)
-    return present_instance(*await service.get_instance(session, principal, cell_instance_id))
+    return await _present_instance(session, principal, cell_instance_id)
 
 
 @router.delete("/cell_instances/{cell_instance_id}", status_code=204)

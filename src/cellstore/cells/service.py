@@ -25,6 +25,7 @@ from cellstore.core.merge import merge_patch
 from cellstore.core.schemas import check_quantity_map
 from cellstore.core.tenancy import Principal, require_project_access
 from cellstore.core.writes import flush_unique, other_than
+from cellstore.measurements.cleanup import forget_measurements
 
 SPEC_COLUMNS = ("form_factor", "manufacturer")
 _MATERIAL_NAMESPACE = uuid.UUID("0b7e3c6e-8f0a-4c55-9d0c-3e1f6a2d9b41")
@@ -144,6 +145,7 @@ async def delete_specification(session: AsyncSession, principal: Principal, spec
     """Delete a specification with its batches, instances and their measurements."""
     spec = await get_specification(session, principal, spec_id)
     await require_project_access(session, principal, spec.project_id, ProjectAccess.CONTRIBUTE)
+    await forget_measurements(session, spec.organization_id, CellInstance.cell_specification_id == spec.id)
     await session.delete(spec)
     await session.flush()
 
@@ -311,5 +313,6 @@ async def update_instance(
 async def delete_instance(session: AsyncSession, principal: Principal, instance_id: str) -> None:
     instance, _ = await get_instance(session, principal, instance_id)
     await require_project_access(session, principal, instance.project_id, ProjectAccess.CONTRIBUTE)
+    await forget_measurements(session, instance.organization_id, CellInstance.id == instance.id)
     await session.delete(instance)
     await session.flush()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -30,6 +30,66 @@ class Settings(BaseSettings):
         description="Largest JSON request body accepted, after gzip decompression.",
     )
     database_echo: bool = False
+
+    # --- Object storage (cellstore.storage) -----------------------------------------------
+    storage_url: str | None = Field(
+        default=None,
+        description="Where objects live: file:///absolute/path, or "
+        "s3://bucket?endpoint=http://host:port&region=us-east-1[&public_endpoint=...]; "
+        "files under data_dir/objects when unset.",
+    )
+    signing_secret: SecretStr | None = Field(
+        default=None,
+        min_length=32,
+        description="Key that signs storage URLs of the local backend; when unset one is generated "
+        "into data_dir/signing.key (0600) and kept, so URLs survive restarts.",
+    )
+    url_ttl_seconds: int = Field(default=3600, gt=0, description="Lifetime of signed storage URLs.")
+    max_upload_bytes: int = Field(
+        default=10 * 1024**3, gt=0, description="Largest object accepted by a signed upload URL."
+    )
+    s3_access_key_id: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("s3_access_key_id", "CELLSTORE_S3_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID"),
+        description="Access key of the S3 backend (also read from AWS_ACCESS_KEY_ID).",
+    )
+    s3_secret_access_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "s3_secret_access_key", "CELLSTORE_S3_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY"
+        ),
+        description="Secret key of the S3 backend (also read from AWS_SECRET_ACCESS_KEY).",
+    )
+    s3_multipart_uploads: bool = Field(
+        default=False,
+        description="Offer clients S3 multipart credentials for large uploads. They are handed to "
+        "every uploader, so give them a write-only key pair of their own (s3_upload_*).",
+    )
+    s3_upload_access_key_id: str | None = Field(
+        default=None, description="Access key handed to clients for multipart uploads."
+    )
+    s3_upload_secret_access_key: SecretStr | None = Field(
+        default=None, description="Secret key handed to clients for multipart uploads."
+    )
+    s3_multipart_use_store_credentials: bool = Field(
+        default=False,
+        description="Hand clients the backend's own key pair when no s3_upload_* pair is set "
+        "(full access to the bucket for anyone who uploads; trusted single-user setups only).",
+    )
+    # --- end of object storage ----------------------------------------------------------------
+
+    # --- Background jobs (cellstore.jobs) ------------------------------------------------------
+    embedded_worker: bool = Field(
+        default=True,
+        description="Run a job worker inside each server process; set false when `cellstore worker` "
+        "processes do the work.",
+    )
+    job_lease_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="How long a claimed job is reserved before another worker may retake it.",
+    )
+    job_poll_seconds: float = Field(default=0.5, gt=0, description="How often an idle worker looks for jobs.")
 
     @field_validator("data_dir")
     @classmethod

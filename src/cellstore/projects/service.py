@@ -8,11 +8,14 @@ from cellstore.accounts import repository as accounts
 from cellstore.accounts.membership import add_to_organization
 from cellstore.accounts.roles import ORG_MEMBER, PROJECT_ADMIN, PROJECT_ROLES_BY_ID, ProjectAccess
 from cellstore.accounts.schemas import InviteResult
+from cellstore.cells.models import CellInstance
 from cellstore.core.errors import InvalidInput, NotFound
 from cellstore.core.tenancy import Principal, require_project_access
+from cellstore.measurements.cleanup import forget_measurements
 from cellstore.projects import repository
 from cellstore.projects.models import Project, ProjectMember
 from cellstore.projects.schemas import ProjectUpdate
+from cellstore.raw_data.cleanup import forget_raw_data
 
 
 async def create_project(
@@ -62,9 +65,12 @@ async def update_project(
 
 
 async def delete_project(session: AsyncSession, principal: Principal, project_id: str) -> None:
-    """Delete a project and, by cascade, all of its cell data."""
+    """Delete a project and, by cascade, all of its cell data and stored objects."""
     await require_project_access(session, principal, project_id, ProjectAccess.ADMINISTER)
-    await session.delete(await get_project(session, principal, project_id))
+    project = await get_project(session, principal, project_id)
+    await forget_measurements(session, project.organization_id, CellInstance.project_id == project.id)
+    await forget_raw_data(session, project.organization_id, project.id)
+    await session.delete(project)
     await session.flush()
 
 

@@ -1,0 +1,79 @@
+"""Reading a measurement's data: redirects to stored objects, and steps and cycles as JSON."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from cellstore.core.errors import BadRequest, Conflict, NotFound
+from cellstore.measurements import keys
+from cellstore.measurements.models import FAILED, FILE, TIME_SERIES, CellMeasurement
+from cellstore.storage.base import ObjectStore
+
+
+def require_time_series(measurement: CellMeasurement) -> None:
+    if measurement.measurement_type != TIME_SERIES:
+        raise BadRequest(f"this is a {measurement.measurement_type} measurement, not a time series")
+
+
+def require_processed(measurement: CellMeasurement) -> None:
+    """Steps and cycles exist once a version of the series has been processed.
+
+    During an extend the previous version stays readable. A 4xx, never a 5xx:
+    the client retries 5xx answers to GET five times.
+    """
+    require_time_series(measurement)
+    if measurement.row_count is not None:
+        return
+    if measurement.processing_status == FAILED:
+        raise Conflict(f"Processing failed, so there are no steps: {measurement.processing_error}")
+    raise Conflict(
+        f"Steps are not ready yet (processing_status: {measurement.processing_status}); retry shortly"
+    )
+
+
+def series_url(store: ObjectStore, measurement: CellMeasurement, base_url: str) -> str:
+    require_time_series(measurement)
+    key = keys.series_key(measurement.organization_id, measurement.id, measurement.data_version)
+    return store.download_url(key, base_url)
+
+
+def steps_url(store: ObjectStore, measurement: CellMeasurement, base_url: str) -> str:
+    require_processed(measurement)
+    key = keys.derived_key(
+        measurement.organization_id, measurement.id, measurement.data_version, keys.STEPS_FILE
+    )
+    return store.download_url(key, base_url)
+
+
+def _read_columns(store: ObjectStore, key: str) -> dict[str, list[Any]]:
+    import polars as pl
+
+    from cellstore.processing.frames import to_columns
+
+    with store.reading(key) as path:
+        return to_columns(pl.read_parquet(path))
+
+
+async def derived_columns(
+    store: ObjectStore, measurement: CellMeasurement, filename: str
+) -> dict[str, list[Any]]:
+    """Steps or cycles of the current version, column-oriented."""
+    require_processed(measurement)
+    key = keys.derived_key(measurement.organization_id, measurement.id, measurement.data_version, filename)
+    try:
+        return await asyncio.to_thread(_read_columns, store, key)
+    except FileNotFoundError:
+        raise Conflict("The derived data of this measurement is being rewritten; retry shortly") from None
+
+
+def filenames(measurement: CellMeasurement) -> list[str]:
+    if measurement.measurement_type != FILE:
+        raise BadRequest(f"this is a {measurement.measurement_type} measurement, not a file measurement")
+    return list((measurement.file_metadata or {}).get("filenames", []))
+
+
+def file_url(store: ObjectStore, measurement: CellMeasurement, filename: str, base_url: str) -> str:
+    if filename not in filenames(measurement):
+        raise NotFound(f"File {filename!r}")
+    return store.download_url(keys.file_key(measurement.organization_id, measurement.id, filename), base_url)

@@ -1,0 +1,292 @@
+"""HTTP endpoints of cell measurements (§3.7 of the contract)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import RedirectResponse
+
+from cellstore.accounts.auth import PrincipalDep
+from cellstore.accounts.roles import ProjectAccess
+from cellstore.cells import service as cells
+from cellstore.cells.schemas import present_instance
+from cellstore.core.database import SessionDep
+from cellstore.core.filters import parse_id
+from cellstore.core.pagination import Page, PageParams, page_of, page_params
+from cellstore.core.schemas import id_path
+from cellstore.core.tenancy import require_project_access
+from cellstore.measurements import data, keys, repository, service, tags, uploads
+from cellstore.measurements.models import CellMeasurement
+from cellstore.measurements.schemas import (
+    CellMeasurementRead,
+    ConfirmUpload,
+    InitiateUpload,
+    InitiateUploadResponse,
+    MeasurementFields,
+    PropertiesCreate,
+    TagsBulk,
+    TagUsage,
+    present_measurement,
+)
+from cellstore.storage.dependencies import BaseUrlDep, StoreDep
+
+router = APIRouter(tags=["Cell measurements"])
+InstanceId = id_path("Cell instance id")
+MeasurementId = id_path("Cell measurement id")
+
+
+def redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=307)
+
+
+async def bundle(
+    session: SessionDep, principal: PrincipalDep, measurement: CellMeasurement, steps: int
+) -> dict:
+    """The flat measurement, its parent instance and ``steps_created``: what confirm answers."""
+    instance, batch_name = await cells.get_instance(session, principal, measurement.cell_instance_id)
+    ids = (await repository.ids_by_instance(session, [instance.id])).get(instance.id, [])
+    return {
+        **present_measurement(measurement),
+        "instance": present_instance(instance, batch_name, ids),
+        "steps_created": steps,
+    }
+
+
+# Lists and tags
+
+
+@router.get("/cell_instances/{cell_instance_id}/cell_measurements", response_model=Page[CellMeasurementRead])
+async def list_of_instance(
+    request: Request,
+    principal: PrincipalDep,
+    session: SessionDep,
+    cell_instance_id: InstanceId,
+    page: PageParams = page_params(1000),
+) -> dict[str, Any]:
+    """Measurements of a cell. Filters: measurement_type, tags_all, tags_any, name, created_by_email,
+    created_at/updated_at/start_time _gt/_lt, order_by (name, created_at, updated_at, start_time), order."""
+    await cells.get_instance(session, principal, cell_instance_id)
+    rows, total = await repository.page_of_instance(
+        session, principal, cell_instance_id, request.query_params, page
+    )
+    return page_of([present_measurement(m) for m in rows], total)
+
+
+@router.get("/cell_measurements", response_model=Page[CellMeasurementRead])
+async def list_of_project(
+    request: Request,
+    principal: PrincipalDep,
+    session: SessionDep,
+    project_id: Annotated[str, Query(description="The project to list.")],
+    page: PageParams = page_params(25),
+) -> dict[str, Any]:
+    """Measurements of a project; ``q`` searches name, notes, protocol name and tags."""
+    project_id = parse_id("project_id", project_id)
+    await require_project_access(session, principal, project_id, ProjectAccess.VIEW)
+    rows, total = await repository.page_of_project(session, principal, project_id, request.query_params, page)
+    return page_of([present_measurement(m) for m in rows], total)
+
+
+@router.get("/cell_measurements/tags", response_model=Page[TagUsage])
+async def tag_usage(
+    principal: PrincipalDep,
+    session: SessionDep,
+    project_id: Annotated[str, Query(description="The project whose tags to count.")],
+    q: Annotated[str | None, Query(description="Case-insensitive substring.")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+) -> dict[str, Any]:
+    """Distinct tags of a project with how many measurements carry each, most used first."""
+    project_id = parse_id("project_id", project_id)
+    await require_project_access(session, principal, project_id, ProjectAccess.VIEW)
+    rows, total = await tags.usage(session, repository.visible_ids(principal), project_id, q, limit)
+    return page_of([{"tag": t, "usage_count": n} for t, n in rows], total)
+
+
+@router.post("/cell_measurements/tags/bulk")
+async def bulk_tags(body: TagsBulk, principal: PrincipalDep, session: SessionDep) -> dict[str, int]:
+    """Add or remove tags on up to 1000 measurements; answers how many changed."""
+    changed = await service.bulk_tags(session, principal, body.measurement_ids, body.add, body.remove)
+    return {"updated_count": changed}
+
+
+# One measurement
+
+
+@router.get("/cell_measurements/{measurement_id}", response_model=CellMeasurementRead)
+async def get_measurement(
+    principal: PrincipalDep,
+    session: SessionDep,
+    measurement_id: MeasurementId,
+    include_steps: bool = False,
+    include_time_series: bool = False,
+) -> dict[str, Any]:
+    """One measurement's metadata and processing status (never its data; polled every two seconds)."""
+    return present_measurement(await service.get_measurement(session, principal, measurement_id))
+
+
+@router.patch("/cell_measurements/{measurement_id}", response_model=CellMeasurementRead)
+async def update_measurement(
+    body: MeasurementFields, principal: PrincipalDep, session: SessionDep, measurement_id: MeasurementId
+) -> dict[str, Any]:
+    """Change metadata (name, notes, protocol, test_setup, times, tags, properties, custom fields)."""
+    return present_measurement(await service.update_measurement(session, principal, measurement_id, body))
+
+
+@router.delete("/cell_measurements/{measurement_id}", status_code=204)
+async def delete_measurement(
+    principal: PrincipalDep, session: SessionDep, measurement_id: MeasurementId
+) -> Response:
+    """Delete a measurement and its stored objects."""
+    await service.delete_measurement(session, principal, measurement_id)
+    return Response(status_code=204)
+
+
+# Uploads
+
+
+@router.post(
+    "/cell_instances/{cell_instance_id}/cell_measurements/initiate-upload",
+    response_model=InitiateUploadResponse,
+)
+async def initiate_upload(
+    base_url: BaseUrlDep,
+    body: InitiateUpload,
+    principal: PrincipalDep,
+    session: SessionDep,
+    store: StoreDep,
+    cell_instance_id: InstanceId,
+) -> dict[str, Any]:
+    """Reserve a measurement id and get signed URLs to PUT its objects to."""
+    return await uploads.initiate_upload(session, principal, store, cell_instance_id, body, base_url)
+
+
+@router.post("/cell_measurements/{measurement_id}/confirm-upload")
+async def confirm_upload(
+    body: ConfirmUpload,
+    principal: PrincipalDep,
+    session: SessionDep,
+    store: StoreDep,
+    measurement_id: MeasurementId,
+) -> dict[str, Any]:
+    """Create the measurement once its objects are uploaded; a time series is then processed."""
+    measurement, steps = await uploads.confirm_upload(session, principal, store, measurement_id, body)
+    return await bundle(session, principal, measurement, steps)
+
+
+@router.post(
+    "/cell_instances/{cell_instance_id}/cell_measurements/create", response_model=CellMeasurementRead
+)
+async def create_properties(
+    body: PropertiesCreate, principal: PrincipalDep, session: SessionDep, cell_instance_id: InstanceId
+) -> dict[str, Any]:
+    """Create a properties measurement: a flat set of values with units."""
+    return present_measurement(await service.create_properties(session, principal, cell_instance_id, body))
+
+
+@router.post("/cell_measurements/{measurement_id}/initiate-extend", response_model=InitiateUploadResponse)
+async def initiate_extend(
+    base_url: BaseUrlDep,
+    principal: PrincipalDep,
+    session: SessionDep,
+    store: StoreDep,
+    measurement_id: MeasurementId,
+) -> dict[str, Any]:
+    """Claim a running time series for appending rows; answers where to PUT them."""
+    return await uploads.initiate_extend(session, principal, store, measurement_id, base_url)
+
+
+@router.post("/cell_measurements/{measurement_id}/confirm-extend")
+async def confirm_extend(
+    principal: PrincipalDep, session: SessionDep, store: StoreDep, measurement_id: MeasurementId
+) -> dict[str, Any]:
+    """Append the uploaded rows (in the background) and re-derive steps and cycles."""
+    measurement = await uploads.confirm_extend(session, principal, store, measurement_id)
+    return await bundle(session, principal, measurement, 0)
+
+
+# Data
+
+
+@router.get("/cell_measurements/{measurement_id}/time_series/download", status_code=307)
+async def download_time_series(
+    base_url: BaseUrlDep,
+    principal: PrincipalDep,
+    session: SessionDep,
+    store: StoreDep,
+    measurement_id: MeasurementId,
+) -> RedirectResponse:
+    """Redirect to the stored time_series.parquet (which answers Range requests)."""
+    measurement = await service.get_measurement(session, principal, measurement_id)
+    return redirect(data.series_url(store, measurement, base_url))
+
+
+@router.get("/cell_measurements/{measurement_id}/steps/download", status_code=307)
+async def download_steps(
+    base_url: BaseUrlDep,
+    principal: PrincipalDep,
+    session: SessionDep,
+    store: StoreDep,
+    measurement_id: MeasurementId,
+) -> RedirectResponse:
+    """Redirect to steps.parquet; 409 while it is not derived yet."""
+    measurement = await service.get_measurement(session, principal, measurement_id)
+    return redirect(data.steps_url(store, measurement, base_url))
+
+
+@router.get("/cell_measurements/{measurement_id}/cycles")
+async def cycles(
+    principal: PrincipalDep, session: SessionDep, store: StoreDep, measurement_id: MeasurementId
+) -> dict[str, Any]:
+    """Cycle metrics, column-oriented."""
+    measurement = await service.get_measurement(session, principal, measurement_id)
+    return {"cycles": await data.derived_columns(store, measurement, keys.CYCLES_FILE)}
+
+
+@router.get("/cell_measurements/{measurement_id}/steps_and_cycles")
+async def steps_and_cycles(
+    principal: PrincipalDep, session: SessionDep, store: StoreDep, measurement_id: MeasurementId
+) -> dict[str, Any]:
+    """Steps and cycle metrics, both column-oriented."""
+    measurement = await service.get_measurement(session, principal, measurement_id)
+    return {
+        "steps": await data.derived_columns(store, measurement, keys.STEPS_FILE),
+        "cycles": await data.derived_columns(store, measurement, keys.CYCLES_FILE),
+    }
+
+
+@router.get("/cell_measurements/{measurement_id}/files")
+async def list_files(
+    principal: PrincipalDep, session: SessionDep, measurement_id: MeasurementId
+) -> dict[str, Any]:
+    """The file names of a file measurement."""
+    measurement = await service.get_measurement(session, principal, measurement_id)
+    return {"filenames": data.filenames(measurement)}
+
+
+@router.get("/cell_measurements/{measurement_id}/files/{filename}", status_code=307)
+async def get_file(
+    base_url: BaseUrlDep,
+    principal: PrincipalDep,
+    session: SessionDep,
+    store: StoreDep,
+    measurement_id: MeasurementId,
+    filename: str,
+) -> RedirectResponse:
+    """Redirect to one stored file."""
+    measurement = await service.get_measurement(session, principal, measurement_id)
+    return redirect(data.file_url(store, measurement, filename, base_url))
+
+
+@router.post("/cell_measurements/{measurement_id}/watch", status_code=204)
+async def watch(principal: PrincipalDep, session: SessionDep, measurement_id: MeasurementId) -> Response:
+    """Watch a measurement (idempotent)."""
+    await service.watch(session, principal, measurement_id, True)
+    return Response(status_code=204)
+
+
+@router.delete("/cell_measurements/{measurement_id}/watch", status_code=204)
+async def unwatch(principal: PrincipalDep, session: SessionDep, measurement_id: MeasurementId) -> Response:
+    """Stop watching a measurement (idempotent)."""
+    await service.watch(session, principal, measurement_id, False)
+    return Response(status_code=204)

@@ -1,0 +1,167 @@
+"""Background work on measurements: processing uploads, stitching extends, deleting objects.
+
+Every handler is idempotent: a job may run again after a worker died, and must
+then reach the same end state. Problems with the data itself end the job with
+the measurement ``failed`` and a message a person can act on; anything else
+raises, and the queue retries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from cellstore.core.database import utcnow
+from cellstore.jobs.registry import JobContext, task
+from cellstore.measurements import keys, repository
+from cellstore.measurements.cleanup import DELETE_OBJECTS
+from cellstore.measurements.models import FAILED, READY, RUNNING, CellMeasurement
+from cellstore.measurements.uploads import EXTEND_TIME_SERIES, PROCESS_TIME_SERIES
+from cellstore.processing.errors import SeriesError
+from cellstore.processing.pipeline import append_series, process_series
+from cellstore.processing.units import capacity_in_amp_hours
+from cellstore.storage.base import ObjectStore
+
+
+async def _load(context: JobContext) -> tuple[CellMeasurement, dict[str, Any] | None] | None:
+    async with context.database.sessionmaker() as session:
+        measurement = await repository.get_unscoped(session, context.payload["measurement_id"])
+        if measurement is None:
+            return None
+        capacity = await repository.rated_capacity_source(session, measurement.cell_instance_id)
+        return measurement, capacity
+
+
+async def _update(context: JobContext, **values: Any) -> None:
+    async with context.database.sessionmaker() as session, session.begin():
+        measurement = await repository.get_unscoped(session, context.payload["measurement_id"])
+        if measurement is not None:
+            for field, value in values.items():
+                setattr(measurement, field, value)
+            measurement.updated_at = utcnow()
+
+
+async def _give_up(context: JobContext, error: str) -> None:
+    """After the last retry of processing an upload: tell the person why."""
+    await _update(
+        context, processing_status=FAILED, processing_error=f"processing failed repeatedly: {error}"
+    )
+
+
+async def _give_up_extend(context: JobContext, error: str) -> None:
+    """After the last retry of an extend: the previous version stays ready and readable."""
+    await _update(
+        context,
+        processing_status=READY,
+        processing_error=f"extend failed repeatedly: {error}",
+        extend_state=None,
+    )
+
+
+def _derive(store: ObjectStore, org: str, mid: str, version: int, series: Path, capacity: Any) -> int:
+    """Process one version of the series and store its steps and cycles; returns the row count."""
+    uploaded_steps = keys.upload_key(org, mid, keys.STEPS_FILE) if version == 0 else None
+    with tempfile.TemporaryDirectory(prefix="cellstore-process-") as tmp:
+        steps, cycles = Path(tmp) / keys.STEPS_FILE, Path(tmp) / keys.CYCLES_FILE
+        steps_input = None
+        if uploaded_steps is not None and store.size(uploaded_steps) is not None:
+            steps_input = Path(tmp) / "uploaded_steps.parquet"
+            with store.reading(uploaded_steps) as source:
+                shutil.copyfile(source, steps_input)
+        result = process_series(
+            series,
+            steps,
+            cycles,
+            rated_capacity_ah=capacity_in_amp_hours(capacity),
+            uploaded_steps=steps_input,
+        )
+        store.put_file(keys.derived_key(org, mid, version, keys.STEPS_FILE), steps)
+        store.put_file(keys.derived_key(org, mid, version, keys.CYCLES_FILE), cycles)
+        return result.rows
+
+
+def _process_upload(store: ObjectStore, org: str, mid: str, capacity: Any) -> int:
+    with store.reading(keys.series_key(org, mid, 0)) as series:
+        return _derive(store, org, mid, 0, series, capacity)
+
+
+@task(PROCESS_TIME_SERIES, give_up=_give_up)
+async def process_time_series(context: JobContext) -> None:
+    """Validate an uploaded series, derive its steps and cycles, and mark it ready (or failed)."""
+    loaded = await _load(context)
+    if loaded is None:
+        return  # deleted meanwhile
+    measurement, capacity = loaded
+    if measurement.row_count is not None and measurement.data_version >= context.payload["version"]:
+        return  # already done by an earlier run of this job
+    await _update(context, processing_status=RUNNING)
+    org, mid = measurement.organization_id, measurement.id
+    try:
+        rows = await asyncio.to_thread(_process_upload, context.store, org, mid, capacity)
+    except SeriesError as exc:
+        await _update(context, processing_status=FAILED, processing_error=str(exc))
+        return
+    await _update(context, processing_status=READY, processing_error=None, row_count=rows)
+
+
+def _stitch(store: ObjectStore, org: str, mid: str, version: int, capacity: Any) -> int:
+    with (
+        store.reading(keys.series_key(org, mid, version - 1)) as current,
+        store.reading(keys.upload_key(org, mid, keys.EXTEND_FILE)) as delta,
+        tempfile.TemporaryDirectory(prefix="cellstore-extend-") as tmp,
+    ):
+        combined = Path(tmp) / keys.TIME_SERIES_FILE
+        append_series(current, delta, combined)
+        rows = _derive(store, org, mid, version, combined, capacity)
+        store.put_file(keys.series_key(org, mid, version), combined)
+        return rows
+
+
+@task(EXTEND_TIME_SERIES, give_up=_give_up_extend)
+async def extend_time_series(context: JobContext) -> None:
+    """Append the uploaded delta as the next version; the current version stays served until it is done."""
+    loaded = await _load(context)
+    if loaded is None:
+        return
+    measurement, capacity = loaded
+    version = int(context.payload["version"])
+    if measurement.data_version >= version:
+        return  # this extend was already applied
+    await _update(context, processing_status=RUNNING)
+    org, mid = measurement.organization_id, measurement.id
+    try:
+        rows = await asyncio.to_thread(_stitch, context.store, org, mid, version, capacity)
+    except SeriesError as exc:
+        await asyncio.to_thread(context.store.delete_prefix, keys.version_prefix(org, mid, version))
+        await _update(
+            context, processing_status=READY, processing_error=f"extend failed: {exc}", extend_state=None
+        )
+        return
+    await _update(
+        context,
+        processing_status=READY,
+        processing_error=None,
+        extend_state=None,
+        row_count=rows,
+        data_version=version,
+    )
+    await asyncio.to_thread(_forget_version, context.store, org, mid, version - 1)
+
+
+def _forget_version(store: ObjectStore, org: str, mid: str, version: int) -> None:
+    """Once the next version is live, the objects of the previous one (and the delta) are unreachable."""
+    store.delete_prefix(keys.version_prefix(org, mid, version))
+    if version == 0:
+        store.delete(keys.series_key(org, mid, 0))
+        store.delete(keys.upload_key(org, mid, keys.STEPS_FILE))
+    store.delete(keys.upload_key(org, mid, keys.EXTEND_FILE))
+
+
+@task(DELETE_OBJECTS)
+async def delete_objects(context: JobContext) -> None:
+    """Remove the stored objects of deleted measurements or raw-data files."""
+    for prefix in context.payload["prefixes"]:
+        await asyncio.to_thread(context.store.delete_prefix, prefix)

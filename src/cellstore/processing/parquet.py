@@ -1,0 +1,89 @@
+"""Reading and writing the stored parquet files.
+
+Every file is written with zstd and row groups of at most ``ROW_GROUP_SIZE`` rows,
+because clients read windows of the series by HTTP range requests
+(``scan_parquet(url).slice(...)``) and a row group is the smallest unit a reader can
+fetch. Writes go to a temporary file beside the target and are renamed into place,
+so a failure never leaves a half-written file where a reader expects a whole one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import polars as pl
+
+from cellstore.processing.errors import SeriesError
+
+ROW_GROUP_SIZE = 131_072
+COMPRESSION = "zstd"
+#: Longest part of a reader error repeated in a message (they can be long and technical).
+MAX_REASON = 200
+
+
+@contextlib.contextmanager
+def reading(path: Path, what: str) -> Iterator[None]:
+    """Turn failures to read ``path`` into a :class:`SeriesError` a person can act on.
+
+    Polars reports a damaged file as ``ComputeError``/``OSError`` or, for some corrupt
+    pages, as a Rust panic (``PanicException``, a ``BaseException``); all three mean the
+    upload is unusable, not that the server is broken.
+    """
+    try:
+        yield
+    except SeriesError:
+        raise
+    except pl.exceptions.PanicException as exc:
+        reason = "its data could not be decoded (the file looks truncated or damaged)"
+        raise SeriesError(f"The {what} ({path.name}) is not a readable parquet file: {reason}.") from exc
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        text = str(exc).strip()
+        reason = text.splitlines()[0][:MAX_REASON] if text else type(exc).__name__
+        raise SeriesError(f"The {what} ({path.name}) is not a readable parquet file: {reason}") from exc
+
+
+def scan(path: Path, what: str) -> pl.LazyFrame:
+    """Lazily open a parquet file, reading only its footer now.
+
+    ``glob=False`` because stored paths are literal: a ``[`` in a directory name must
+    not be taken for a pattern.
+    """
+    with reading(path, what):
+        lf = pl.scan_parquet(path, glob=False)
+        lf.collect_schema()
+    return lf
+
+
+def write(df: pl.DataFrame, path: Path) -> None:
+    """Write ``df`` to ``path`` atomically, with the stored compression and row groups."""
+    with _atomic(path) as tmp:
+        df.write_parquet(tmp, compression=COMPRESSION, row_group_size=ROW_GROUP_SIZE)
+
+
+def sink(lf: pl.LazyFrame, path: Path) -> None:
+    """Stream ``lf`` to ``path`` atomically, in row order, without collecting it."""
+    with _atomic(path) as tmp:
+        lf.sink_parquet(tmp, compression=COMPRESSION, row_group_size=ROW_GROUP_SIZE, maintain_order=True)
+
+
+def row_count(path: Path, what: str) -> int:
+    """Rows in a parquet file (from its metadata; no data pages are read)."""
+    with reading(path, what):
+        return pl.scan_parquet(path, glob=False).select(pl.len()).collect().item()
+
+
+@contextlib.contextmanager
+def _atomic(path: Path) -> Iterator[Path]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
