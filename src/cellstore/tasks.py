@@ -1,3 +1,5 @@
-"""Every module that registers background tasks, imported in one place for the worker."""
+"""Every module that registers background tasks or sweeps, imported in one place for the worker."""
 
+import cellstore.jobs.objects
+import cellstore.measurements.cleanup
 import cellstore.measurements.tasks  # noqa: F401

@@ -90,6 +90,9 @@ class Settings(BaseSettings):
         description="How long a claimed job is reserved before another worker may retake it.",
     )
     job_poll_seconds: float = Field(default=0.5, gt=0, description="How often an idle worker looks for jobs.")
+    abandoned_upload_hours: float = Field(
+        default=24.0, gt=0, description="Uploads initiated but not confirmed for this long are deleted."
+    )
 
     @field_validator("data_dir")
     @classmethod

@@ -46,3 +46,14 @@ def task(
         return run
 
     return register
+
+
+Sweep = Callable[[Any, Any], Awaitable[int]]
+SWEEPS: list[Sweep] = []
+
+
+def sweep(run: Sweep) -> Sweep:
+    """Register housekeeping that idle workers run now and then: ``run(session, settings)``
+    returns how many things it cleaned up. It must be safe to run from several workers at once."""
+    SWEEPS.append(run)
+    return run

@@ -10,6 +10,7 @@ import asyncio
 import logging
 import os
 import socket
+import time
 import traceback
 import uuid
 from collections.abc import AsyncIterator
@@ -18,10 +19,11 @@ from contextlib import asynccontextmanager, suppress
 from cellstore.core.database import Database
 from cellstore.core.settings import Settings
 from cellstore.jobs import queue
-from cellstore.jobs.registry import TASKS, JobContext
+from cellstore.jobs.registry import SWEEPS, TASKS, JobContext
 from cellstore.storage.base import ObjectStore
 
 logger = logging.getLogger("cellstore.worker")
+SWEEP_INTERVAL_SECONDS = 600
 
 
 def load_tasks() -> None:
@@ -39,17 +41,28 @@ class Worker:
         load_tasks()
 
     async def run_forever(self, stop: asyncio.Event) -> None:
-        """Work until ``stop`` is set, polling when idle."""
+        """Work until ``stop`` is set, polling when idle and running the sweeps now and then."""
         logger.info("worker %s started", self.worker_id)
+        next_sweep = 0.0
         while not stop.is_set():
             try:
                 ran = await self.run_once()
+                if not ran and time.monotonic() >= next_sweep:
+                    await self.sweep()
+                    next_sweep = time.monotonic() + SWEEP_INTERVAL_SECONDS
             except Exception:  # a database hiccup must not end the worker
                 logger.exception("worker loop error")
                 ran = False
             if not ran:
                 with suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), self.settings.job_poll_seconds)
+
+    async def sweep(self) -> None:
+        """Run the registered housekeeping, each in its own transaction."""
+        for run in SWEEPS:
+            async with self.database.sessionmaker() as session, session.begin():
+                if cleaned := await run(session, self.settings):
+                    logger.info("%s cleaned up %d", run.__name__, cleaned)
 
     async def run_once(self) -> bool:
         """Claim and run one job; False when none was waiting."""

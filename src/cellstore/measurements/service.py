@@ -17,7 +17,8 @@ from cellstore.core.merge import merge_patch
 from cellstore.core.schemas import check_quantity_map
 from cellstore.core.tenancy import Principal, require_project_access
 from cellstore.core.writes import flush_unique, other_than
-from cellstore.measurements import cleanup, keys, repository, tags
+from cellstore.jobs.objects import delete_objects_later
+from cellstore.measurements import keys, repository, tags
 from cellstore.measurements.models import PROPERTIES, READY, CellMeasurement, MeasurementWatch
 from cellstore.measurements.schemas import MeasurementFields, PropertiesCreate
 
@@ -176,7 +177,7 @@ async def update_measurement(
 async def delete_measurement(session: AsyncSession, principal: Principal, measurement_id: str) -> None:
     measurement = await writable_measurement(session, principal, measurement_id)
     prefix = keys.measurement_prefix(measurement.organization_id, measurement.id)
-    await cleanup.delete_objects_later(session, measurement.organization_id, [prefix])
+    await delete_objects_later(session, measurement.organization_id, [prefix])
     await session.delete(measurement)
     await session.flush()
 

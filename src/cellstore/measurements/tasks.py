@@ -17,7 +17,6 @@ from typing import Any
 from cellstore.core.database import utcnow
 from cellstore.jobs.registry import JobContext, task
 from cellstore.measurements import keys, repository
-from cellstore.measurements.cleanup import DELETE_OBJECTS
 from cellstore.measurements.models import FAILED, READY, RUNNING, CellMeasurement
 from cellstore.measurements.uploads import EXTEND_TIME_SERIES, PROCESS_TIME_SERIES
 from cellstore.processing.errors import SeriesError
@@ -158,10 +157,3 @@ def _forget_version(store: ObjectStore, org: str, mid: str, version: int) -> Non
         store.delete(keys.series_key(org, mid, 0))
         store.delete(keys.upload_key(org, mid, keys.STEPS_FILE))
     store.delete(keys.upload_key(org, mid, keys.EXTEND_FILE))
-
-
-@task(DELETE_OBJECTS)
-async def delete_objects(context: JobContext) -> None:
-    """Remove the stored objects of deleted measurements or raw-data files."""
-    for prefix in context.payload["prefixes"]:
-        await asyncio.to_thread(context.store.delete_prefix, prefix)

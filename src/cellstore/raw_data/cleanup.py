@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cellstore.measurements.cleanup import delete_objects_later
+from cellstore.jobs.objects import delete_objects_later
 from cellstore.raw_data.models import RawData
 
 

@@ -13,8 +13,8 @@ from cellstore.core.errors import BadRequest, Conflict, NotFound
 from cellstore.core.filters import FilterSpec, filtered, standard_spec
 from cellstore.core.pagination import PageParams, fetch_page
 from cellstore.core.tenancy import Principal, require_project_access, visible
+from cellstore.jobs.objects import delete_objects_later
 from cellstore.measurements import service as measurements
-from cellstore.measurements.cleanup import delete_objects_later
 from cellstore.measurements.uploads import check_filenames
 from cellstore.raw_data.cleanup import raw_data_prefix
 from cellstore.raw_data.models import PENDING, READY, RawData, RawDataLink
