@@ -18,6 +18,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -70,15 +71,24 @@ def postgres_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
     yield server.get_uri()
 
 
+@contextmanager
+def fresh_database(admin_url: str) -> Iterator[str]:
+    """The URL of a new, empty database on ``admin_url``'s server, dropped afterwards."""
+    name = f"cellstore_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture(scope="session")
 def postgres_url(postgres_admin_url: str) -> Iterator[str]:
     """A fresh database for this test run, dropped at the end."""
-    name = f"cellstore_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield make_url(postgres_admin_url).set(database=name).render_as_string(hide_password=False)
-    with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_database(postgres_admin_url) as url:
+        yield url
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
@@ -86,14 +96,16 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-@pytest.fixture(scope="session")
-def server(backend: str, request: pytest.FixtureRequest) -> Iterator[LiveServer]:
-    """``cellstore serve`` started for real, on the backend's database."""
-    data_dir = Path(tempfile.mkdtemp(prefix=f"cellstore-{backend}-"))
+@contextmanager
+def serving(data_dir: Path, backend: str, **environment: str) -> Iterator[LiveServer]:
+    """``cellstore serve`` started for real on ``data_dir``, stopped when the block ends.
+
+    ``environment`` holds extra variables (``CELLSTORE_DATABASE_URL=...``, ...);
+    any other ``CELLSTORE_``/``IONWORKS_`` variable of the test environment is dropped.
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CELLSTORE_", "IONWORKS_"))}
     env["CELLSTORE_DATA_DIR"] = str(data_dir)
-    if backend == "postgresql":
-        env["CELLSTORE_DATABASE_URL"] = request.getfixturevalue("postgres_url")
+    env.update(environment)
     port = free_port()
     log = open(data_dir / "server.log", "wb")  # noqa: SIM115 - closed after the server stops
     process = subprocess.Popen(
@@ -103,29 +115,44 @@ def server(backend: str, request: pytest.FixtureRequest) -> Iterator[LiveServer]
         stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError("cellstore serve exited:\n" + (data_dir / "server.log").read_text())
-        try:
-            if requests.get(f"{url}/healthz", timeout=1).status_code == 200:
-                break
-        except requests.ConnectionError:
-            pass
-        if time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError("cellstore serve did not start:\n" + (data_dir / "server.log").read_text())
-        time.sleep(0.1)
-    settings = Settings(data_dir=data_dir, database_url=env.get("CELLSTORE_DATABASE_URL"))
-    _backends_run.add(backend)
-    yield LiveServer(url=url, settings=settings, backend=backend)
-    process.terminate()
     try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-    log.close()
-    shutil.rmtree(data_dir, ignore_errors=True)
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError("cellstore serve exited:\n" + (data_dir / "server.log").read_text())
+            try:
+                if requests.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("cellstore serve did not start:\n" + (data_dir / "server.log").read_text())
+            time.sleep(0.1)
+        settings = Settings(data_dir=data_dir, database_url=env.get("CELLSTORE_DATABASE_URL"))
+        yield LiveServer(url=url, settings=settings, backend=backend)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def server(backend: str, request: pytest.FixtureRequest) -> Iterator[LiveServer]:
+    """``cellstore serve`` started for real, on the backend's database."""
+    data_dir = Path(tempfile.mkdtemp(prefix=f"cellstore-{backend}-"))
+    environment = {}
+    if backend == "postgresql":
+        environment["CELLSTORE_DATABASE_URL"] = request.getfixturevalue("postgres_url")
+    try:
+        with serving(data_dir, backend, **environment) as live:
+            _backends_run.add(backend)
+            yield live
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture
