@@ -17,21 +17,24 @@ async def flush_unique(
     find_existing: Callable[[], Awaitable[str | None]],
     change: Callable[[], Any] | None = None,
 ) -> None:
-    """Apply ``change`` and flush inside a savepoint; a uniqueness violation becomes a Conflict.
+    """Apply ``change`` and flush; a uniqueness violation becomes a Conflict.
 
     ``find_existing`` is asked first (the common case, a clean 409 with the
     existing id) and again if the database still refuses the row because a
-    concurrent request won the race.
+    concurrent request won the race. Then the whole transaction is rolled back,
+    since the request fails anyway: no savepoint is used, because SQLite's
+    Python driver commits the outermost savepoint on release, which would let a
+    later error in the same request leave this row behind.
     """
     existing = await find_existing()
     if existing is not None:
         raise Conflict(message, existing)
+    if change is not None:
+        change()
     try:
-        async with session.begin_nested():
-            if change is not None:
-                change()
-            await session.flush()
+        await session.flush()
     except IntegrityError:
+        await session.rollback()
         raise Conflict(message, await find_existing()) from None
 
 
