@@ -15,9 +15,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cellstore.accounts.roles import ProjectAccess
 from cellstore.core.database import new_id
 from cellstore.core.errors import BadRequest, Conflict, InvalidInput, NotFound
-from cellstore.core.tenancy import Principal
+from cellstore.core.tenancy import Principal, require_project_access
 from cellstore.jobs.queue import enqueue
 from cellstore.measurements import keys, repository, service
 from cellstore.measurements.models import (
@@ -122,6 +123,7 @@ async def confirm_upload(
     """
     existing = await repository.get(session, principal, measurement_id)
     if existing is not None:
+        await require_project_access(session, principal, existing.project_id, ProjectAccess.CONTRIBUTE)
         if existing.cell_instance_id != body.cell_instance_id:
             raise BadRequest(
                 "This measurement belongs to another cell instance", {"field": "cell_instance_id"}

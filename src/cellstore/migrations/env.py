@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import create_engine, pool
+from sqlalchemy import create_engine, pool, text
 
 from cellstore.core.database import configure_sqlite
 from cellstore.models import Base
 
 config = context.config
+MIGRATION_LOCK_KEY = 0x63656C6C  # "cell": one advisory lock for cellstore's migrations
 target_metadata = Base.metadata
 
 
@@ -31,6 +32,10 @@ def _run(connection) -> None:  # type: ignore[no-untyped-def]
         compare_type=True,
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # Processes started together on an empty database would all create
+            # the schema; the first takes this lock, the rest then find it done.
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
         context.run_migrations()
 
 
