@@ -11,6 +11,7 @@ from cellstore import __version__
 from cellstore.accounts.auth import current_principal
 from cellstore.accounts.router import router as accounts_router
 from cellstore.cells.router import router as cells_router
+from cellstore.core.cache import coherence_for
 from cellstore.core.database import Database
 from cellstore.core.errors import install_error_handlers
 from cellstore.core.middleware import CorrelationIdMiddleware, RequestBodyMiddleware
@@ -18,6 +19,7 @@ from cellstore.core.settings import Settings
 from cellstore.discovery.router import router as discovery_router
 from cellstore.jobs.worker import running_worker
 from cellstore.measurements.router import router as measurements_router
+from cellstore.models import Base
 from cellstore.projects.router import router as projects_router
 from cellstore.raw_data.router import router as raw_data_router
 from cellstore.storage.factory import create_store
@@ -32,9 +34,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.database = Database(settings.async_database_url, settings.database_echo)
-        async with running_worker(app.state.database, app.state.store, settings):
-            yield
-        await app.state.database.dispose()
+        app.state.coherence = coherence_for(settings.sync_database_url, Base.metadata)
+        app.state.coherence.track(app.state.database.engine)
+        await app.state.coherence.start()
+        try:
+            async with running_worker(app.state.database, app.state.store, settings):
+                yield
+        finally:
+            await app.state.coherence.stop()
+            await app.state.database.dispose()
 
     app = FastAPI(
         title="cellstore",

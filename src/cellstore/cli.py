@@ -66,6 +66,9 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(help="Server processes.")] = 1,
+    access_log: Annotated[
+        bool, typer.Option(help="Log every request (costs about a fifth of the throughput of short reads).")
+    ] = False,
 ) -> None:
     """Run cellstore. On an empty database, create a first tenant and print its API key."""
     import uvicorn
@@ -91,7 +94,15 @@ def serve(
         typer.echo("")
     typer.echo(f"cellstore on {api_url} (database: {settings.sync_database_url.split('://')[0]})")
     uvicorn.run(
-        "cellstore.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info"
+        "cellstore.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        access_log=access_log,
+        loop="uvloop",
+        http="httptools",
     )
 
 

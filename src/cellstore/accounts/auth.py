@@ -4,6 +4,10 @@
 either kind. A user-wide token acts in the organization named by
 ``X-Organization-Id``, or in the user's only organization. Missing, unknown and
 revoked credentials all answer 401 the same way.
+
+Resolved callers are cached per process (:mod:`cellstore.core.cache`): a
+revoked key, a removed or deactivated member is dropped from every process's
+cache when its change commits, so a request costs a SHA-256 and a dict lookup.
 """
 
 from __future__ import annotations
@@ -13,12 +17,26 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy import and_, literal, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from cellstore.accounts.models import ApiKey, Organization, OrganizationMember, User
 from cellstore.accounts.security import hash_secret
-from cellstore.core.database import SessionDep
+from cellstore.core.cache import CacheSpec, read_cache
+from cellstore.core.database import database_of
 from cellstore.core.errors import BadRequest, NotFound, Unauthorized
 from cellstore.core.tenancy import Principal
+
+CALLERS = CacheSpec(
+    "callers",
+    frozenset(
+        {
+            ApiKey.__tablename__,
+            User.__tablename__,
+            OrganizationMember.__tablename__,
+            Organization.__tablename__,
+        }
+    ),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,10 +58,22 @@ def read_credential(request: Request) -> str:
     raise Unauthorized("Missing credentials: send X-API-Key or Authorization: Bearer")
 
 
-async def authenticate(request: Request, session: SessionDep) -> Caller:
-    """Resolve the credential and the organization in one database round trip."""
-    secret = read_credential(request)
+async def authenticate(request: Request) -> Caller:
+    """The caller of a request: from the cache, or resolved in one database round trip."""
     requested_org = request.headers.get("x-organization-id", "").strip() or None
+    key = (hash_secret(read_credential(request)), requested_org)
+    callers = read_cache(request, CALLERS)
+    caller = callers.get(key)
+    if caller is None:
+        token = callers.token()
+        async with database_of(request).reading() as session:
+            caller = await resolve_caller(session, *key)
+        callers.put(key, caller, token)
+    return caller
+
+
+async def resolve_caller(session: AsyncSession, key_hash: str, requested_org: str | None) -> Caller:
+    """Resolve a key's hash and the organization asked for; raises 401 or 404 when they do not fit."""
     org_ref = literal(requested_org) if requested_org else ApiKey.organization_id
     row = (
         await session.execute(
@@ -64,7 +94,7 @@ async def authenticate(request: Request, session: SessionDep) -> Caller:
                 and_(OrganizationMember.user_id == User.id, OrganizationMember.organization_id == org_ref),
             )
             .outerjoin(Organization, Organization.id == OrganizationMember.organization_id)
-            .where(ApiKey.key_hash == hash_secret(secret))
+            .where(ApiKey.key_hash == key_hash)
         )
     ).first()
     if row is None or row[2] is not None:
@@ -83,7 +113,7 @@ async def authenticate(request: Request, session: SessionDep) -> Caller:
     return Caller(user_id, email, Principal(user_id, email, key_id, org_id, org_name, role))
 
 
-async def _sole_organization(session: SessionDep, key_id: str, user_id: str, email: str) -> Caller:
+async def _sole_organization(session: AsyncSession, key_id: str, user_id: str, email: str) -> Caller:
     """A user-wide token without ``X-Organization-Id``: usable only if the user has one organization."""
     rows = (
         await session.execute(

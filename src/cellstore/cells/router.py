@@ -93,7 +93,7 @@ async def list_batches(
     """Batches of a specification. Filters: name, created_at_gt/lt, updated_at_gt/lt, order_by, order."""
     await service.get_specification(session, principal, cell_spec_id)
     rows, total = await repository.page_batches(session, principal, cell_spec_id, request.query_params, page)
-    return page_of([present_batch(batch, count) for batch, count in rows], total)
+    return page_of([present_batch(batch, count) for batch, count, _total in rows], total)
 
 
 @router.post("/cell_specifications/{cell_spec_id}/cell_batches", response_model=CellBatchRead)
@@ -150,7 +150,7 @@ async def list_instances(
     rows, total = await repository.page_instances(
         session, principal, cell_spec_id, request.query_params, page
     )
-    return page_of([present_instance(instance, batch_name) for instance, batch_name in rows], total)
+    return page_of([present_instance(instance, batch_name) for instance, batch_name, _total in rows], total)
 
 
 @router.post("/cell_specifications/{cell_spec_id}/cell_instances", response_model=CellInstanceRead)

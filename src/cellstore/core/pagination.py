@@ -48,12 +48,22 @@ async def fetch_page(
 ) -> tuple[list[Any], int]:
     """Run a filtered, ordered select for one page, and count all its matches.
 
-    Returns the first entity of each row, or whole rows with ``rows=True``.
+    One round trip: the total rides on every row as ``count(*) OVER ()`` (which
+    counts before LIMIT; ``stmt`` must not use DISTINCT). Only an empty page past
+    the first needs a second query for the total. Returns the first entity of
+    each row, or with ``rows=True`` whole rows, read by name, whose last column
+    is that total.
     """
-    total = await session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
-    result = await session.execute(stmt.limit(params.limit).offset(params.offset))
-    items = result.all() if rows else result.scalars().all()
-    return list(items), int(total or 0)
+    counted = stmt.add_columns(func.count().over().label("page_total"))
+    found = (await session.execute(counted.limit(params.limit).offset(params.offset))).all()
+    if found:
+        total = int(found[0][-1])
+    elif params.offset == 0:
+        total = 0
+    else:
+        everything = select(func.count()).select_from(stmt.order_by(None).subquery())
+        total = int(await session.scalar(everything) or 0)
+    return (found if rows else [row[0] for row in found]), total
 
 
 def page_of(items: list[Any], total: int) -> dict[str, Any]:

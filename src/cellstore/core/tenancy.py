@@ -13,8 +13,11 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
 
 from cellstore.accounts.roles import ORG_ADMIN, PROJECT_ROLES_BY_ID, ProjectAccess
+from cellstore.core.cache import CacheSpec, read_cache
+from cellstore.core.database import database_of
 from cellstore.core.errors import Forbidden, NotFound
 from cellstore.projects.models import Project, ProjectMember
 
@@ -52,6 +55,26 @@ def visible(principal: Principal, model: Any) -> ColumnElement[bool]:
     if project_column is None:
         return condition
     return condition & project_column.in_(member_project_ids(principal))
+
+
+MEMBER_PROJECTS = CacheSpec("member_projects", frozenset({ProjectMember.__tablename__}))
+
+
+async def may_view(request: Request, principal: Principal, organization_id: str, project_id: str) -> bool:
+    """What :func:`visible` decides, for a row already in memory (cached reads)."""
+    if organization_id != principal.organization_id:
+        return False
+    if principal.is_org_admin:
+        return True
+    cache = read_cache(request, MEMBER_PROJECTS)
+    key = (principal.user_id, principal.organization_id)
+    project_ids = cache.get(key)
+    if project_ids is None:
+        token = cache.token()
+        async with database_of(request).reading() as session:
+            project_ids = frozenset((await session.scalars(member_project_ids(principal))).all())
+        cache.put(key, project_ids, token)
+    return project_id in project_ids
 
 
 async def require_project_access(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Row, Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cellstore.cells.models import CellInstance, CellSpecification
@@ -39,6 +39,11 @@ PROJECT_LIST_FILTERS: FilterSpec = standard_spec(
 
 def measurements(principal: Principal) -> Select[Any]:
     return select(CellMeasurement).where(visible(principal, CellMeasurement))
+
+
+def measurement_rows(principal: Principal) -> Select[Any]:
+    """Plain rows of the table rather than ORM objects, for list pages, which load them faster."""
+    return select(CellMeasurement.__table__).where(visible(principal, CellMeasurement))
 
 
 def visible_ids(principal: Principal) -> Select[Any]:
@@ -95,20 +100,22 @@ def _check_type(query: Any) -> None:
 
 async def page_of_instance(
     session: AsyncSession, principal: Principal, instance_id: str, query: Any, params: PageParams
-) -> tuple[list[CellMeasurement], int]:
+) -> tuple[list[Row[Any]], int]:
     _check_type(query)
-    stmt = measurements(principal).where(
+    stmt = measurement_rows(principal).where(
         CellMeasurement.cell_instance_id == instance_id, *tags.tag_predicates(query)
     )
-    return await fetch_page(session, filtered(stmt, query, INSTANCE_LIST_FILTERS, CellMeasurement.id), params)
+    return await fetch_page(
+        session, filtered(stmt, query, INSTANCE_LIST_FILTERS, CellMeasurement.id), params, rows=True
+    )
 
 
 async def page_of_project(
     session: AsyncSession, principal: Principal, project_id: str, query: Any, params: PageParams
-) -> tuple[list[CellMeasurement], int]:
+) -> tuple[list[Row[Any]], int]:
     """A project's measurements, with ``q`` searching name, notes, protocol name and tags."""
     _check_type(query)
-    stmt = measurements(principal).where(
+    stmt = measurement_rows(principal).where(
         CellMeasurement.project_id == project_id, *tags.tag_predicates(query)
     )
     if spec_id := query.get("cell_specification_id"):
@@ -129,7 +136,9 @@ async def page_of_project(
                 ),
             )
         )
-    return await fetch_page(session, filtered(stmt, query, PROJECT_LIST_FILTERS, CellMeasurement.id), params)
+    return await fetch_page(
+        session, filtered(stmt, query, PROJECT_LIST_FILTERS, CellMeasurement.id), params, rows=True
+    )
 
 
 async def reservation(

@@ -14,9 +14,10 @@ from cellstore.cells.schemas import present_instance
 from cellstore.core.database import SessionDep
 from cellstore.core.filters import parse_id
 from cellstore.core.pagination import Page, PageParams, page_of, page_params
+from cellstore.core.responses import FastJSONResponse, json_bytes_response
 from cellstore.core.schemas import id_path
 from cellstore.core.tenancy import require_project_access
-from cellstore.measurements import data, keys, repository, service, tags, uploads
+from cellstore.measurements import data, keys, polling, repository, service, tags, uploads
 from cellstore.measurements.models import CellMeasurement
 from cellstore.measurements.schemas import (
     CellMeasurementRead,
@@ -63,14 +64,15 @@ async def list_of_instance(
     session: SessionDep,
     cell_instance_id: InstanceId,
     page: PageParams = page_params(1000),
-) -> dict[str, Any]:
+) -> FastJSONResponse:
     """Measurements of a cell. Filters: measurement_type, tags_all, tags_any, name, created_by_email,
     created_at/updated_at/start_time _gt/_lt, order_by (name, created_at, updated_at, start_time), order."""
-    await cells.get_instance(session, principal, cell_instance_id)
     rows, total = await repository.page_of_instance(
         session, principal, cell_instance_id, request.query_params, page
     )
-    return page_of([present_measurement(m) for m in rows], total)
+    if not rows:  # rows found prove the instance visible; an empty page must tell "none" from 404
+        await cells.get_instance(session, principal, cell_instance_id)
+    return FastJSONResponse(page_of([present_measurement(m) for m in rows], total))
 
 
 @router.get("/cell_measurements", response_model=Page[CellMeasurementRead])
@@ -80,12 +82,12 @@ async def list_of_project(
     session: SessionDep,
     project_id: Annotated[str, Query(description="The project to list.")],
     page: PageParams = page_params(25),
-) -> dict[str, Any]:
+) -> FastJSONResponse:
     """Measurements of a project; ``q`` searches name, notes, protocol name and tags."""
     project_id = parse_id("project_id", project_id)
     await require_project_access(session, principal, project_id, ProjectAccess.VIEW)
     rows, total = await repository.page_of_project(session, principal, project_id, request.query_params, page)
-    return page_of([present_measurement(m) for m in rows], total)
+    return FastJSONResponse(page_of([present_measurement(m) for m in rows], total))
 
 
 @router.get("/cell_measurements/tags", response_model=Page[TagUsage])
@@ -115,14 +117,14 @@ async def bulk_tags(body: TagsBulk, principal: PrincipalDep, session: SessionDep
 
 @router.get("/cell_measurements/{measurement_id}", response_model=CellMeasurementRead)
 async def get_measurement(
+    request: Request,
     principal: PrincipalDep,
-    session: SessionDep,
     measurement_id: MeasurementId,
     include_steps: bool = False,
     include_time_series: bool = False,
-) -> dict[str, Any]:
+) -> Response:
     """One measurement's metadata and processing status (never its data; polled every two seconds)."""
-    return present_measurement(await service.get_measurement(session, principal, measurement_id))
+    return json_bytes_response(await polling.measurement_json(request, principal, measurement_id))
 
 
 @router.patch("/cell_measurements/{measurement_id}", response_model=CellMeasurementRead)
