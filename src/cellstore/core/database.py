@@ -14,7 +14,6 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
-import orjson
 from fastapi import Depends, Request
 from sqlalchemy import JSON, DateTime, MetaData, String, event
 from sqlalchemy.dialects.postgresql import JSONB
@@ -28,7 +27,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-from cellstore.core.responses import dumps
+from cellstore.core import jsontext
 
 T = TypeVar("T")
 
@@ -107,7 +106,11 @@ def configure_sqlite(engine: Engine) -> None:
 def create_engine_for(url: str, echo: bool = False) -> AsyncEngine:
     """The server's asyncio engine."""
     # JSON columns are read on every list row; orjson parses them several times faster.
-    kwargs: dict[str, Any] = {"echo": echo, "json_deserializer": orjson.loads, "json_serializer": json_text}
+    kwargs: dict[str, Any] = {
+        "echo": echo,
+        "json_deserializer": jsontext.loads,
+        "json_serializer": jsontext.dumps_text,
+    }
     if not url.startswith("sqlite"):
         # No pre-ping: it would add a round trip to every request. A connection found
         # broken invalidates the pool, so a database restart costs one failed request.
@@ -115,11 +118,6 @@ def create_engine_for(url: str, echo: bool = False) -> AsyncEngine:
     engine = create_async_engine(url, **kwargs)
     configure_sqlite(engine.sync_engine)
     return engine
-
-
-def json_text(value: Any) -> str:
-    """JSON columns' text, made by orjson (the standard library for integers beyond 64 bits)."""
-    return dumps(value).decode()
 
 
 class Database:

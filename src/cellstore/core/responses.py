@@ -1,24 +1,12 @@
-"""JSON bodies made with orjson: several times faster than the standard library on list pages.
-
-Everything cellstore answers is plain JSON data (strings, numbers, lists and
-dicts); orjson refuses only integers beyond 64 bits, which a custom metadata
-field may hold, and those fall back to the standard library.
-"""
+"""JSON responses rendered by :mod:`cellstore.core.jsontext` (orjson where it is exact)."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-import orjson
 from fastapi.responses import JSONResponse, Response
 
-
-def dumps(content: Any) -> bytes:
-    try:
-        return orjson.dumps(content)
-    except TypeError:
-        return json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+from cellstore.core.jsontext import dumps
 
 
 class FastJSONResponse(JSONResponse):

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from cellstore.core.cache import CacheSpec, read_cache
 from cellstore.core.database import database_of
 from cellstore.core.errors import NotFound
-from cellstore.core.responses import dumps
+from cellstore.core.jsontext import dumps
 from cellstore.core.tenancy import Principal, may_view
 from cellstore.measurements import repository
 from cellstore.measurements.models import CellMeasurement
