@@ -12,10 +12,9 @@ Adding an endpoint is one line in ``HTTP_CASES`` (raw HTTP) or ``CLIENT_CASES``
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -23,6 +22,7 @@ import requests
 from ionworks import Ionworks
 from ionworks.errors import IonworksError
 
+from tests.cross_tenant import Case, canonical, ids_in, send, unfill
 from tests.support import LiveServer, Tenant, assert_error
 
 PROJECT_ADMIN_ROLE = "6f0c0a51-0b0e-4f54-9a43-5a3d1c2b7e01"
@@ -102,15 +102,6 @@ def _ok(response: requests.Response) -> Any:
     return response.json()
 
 
-def _canonical(value: Any) -> Any:
-    """JSON with lists sorted, so that two snapshots compare by content only."""
-    if isinstance(value, dict):
-        return {k: _canonical(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return sorted((_canonical(v) for v in value), key=lambda v: json.dumps(v, sort_keys=True))
-    return value
-
-
 def snapshot(world: World) -> dict[str, Any]:
     """Everything both organizations can read about their own rows."""
     i = world.ids
@@ -140,42 +131,11 @@ def snapshot(world: World) -> dict[str, Any]:
     for who, key, paths in (("A", world.a.api_key, a_paths), ("B", world.b.api_key, b_paths)):
         with world.server.http(key) as session:
             for path in paths:
-                state[f"{who} {path}"] = _canonical(_ok(session.get(path)))
+                state[f"{who} {path}"] = canonical(_ok(session.get(path)))
     return state
 
 
-def _fill(template: Any, ids: dict[str, str]) -> Any:
-    if isinstance(template, str):
-        return template.format(**ids)
-    if isinstance(template, dict):
-        return {k: _fill(v, ids) for k, v in template.items()}
-    return template
-
-
-def _unfill(value: Any, ids: dict[str, str]) -> Any:
-    """Replace the ids in an answer by their placeholder names, so answers about different ids compare."""
-    text = json.dumps(value)
-    for key, id_ in ids.items():
-        text = text.replace(id_, f"<{key}>")
-    return json.loads(text)
-
-
 # Raw HTTP: every endpoint that takes an id, called by B with A's ids.
-
-
-@dataclass(frozen=True)
-class Case:
-    method: str
-    path: str
-    body: Any = None
-    label: str = ""
-    status: int = 404
-    error_code: str = "NOT_FOUND"
-    headers: dict[str, str] = field(default_factory=dict)
-
-    def __str__(self) -> str:
-        text = f"{self.method} {self.path}" + (" as A's organization" if self.headers else "")
-        return text + (f" [{self.label}]" if self.label else "")
 
 
 ROLE = {"project_role_id": PROJECT_ADMIN_ROLE}
@@ -253,20 +213,14 @@ HTTP_CASES = [
 ]
 
 
-def _send(world: World, case: Case, ids: dict[str, str]) -> requests.Response:
-    with world.server.http(world.b.api_key, **_fill(case.headers, ids)) as b:
-        kwargs = {} if case.body is None else {"json": _fill(case.body, ids)}
-        return b.request(case.method, _fill(case.path, ids), **kwargs)
-
-
 @pytest.mark.parametrize("case", HTTP_CASES, ids=str)
 def test_other_organization_is_answered_as_for_an_unknown_id(world: World, case: Case) -> None:
     before = snapshot(world)
     unknown = world.unknown()
-    real = assert_error(_send(world, case, world.ids), case.status, case.error_code)
-    fake = assert_error(_send(world, case, unknown), case.status, case.error_code)
+    real = assert_error(send(world.server, world.b.api_key, case, world.ids), case.status, case.error_code)
+    fake = assert_error(send(world.server, world.b.api_key, case, unknown), case.status, case.error_code)
     assert real["error_code"] == fake["error_code"] == case.error_code
-    assert _unfill(real, world.ids) == _unfill(fake, unknown)
+    assert unfill(real, world.ids) == unfill(fake, unknown)
     assert snapshot(world) == before
 
 
@@ -367,16 +321,11 @@ def test_other_organization_gets_not_found_through_the_client(
     fake = _client_error(world, call, unknown)
     assert (real.status_code, real.error_code) == (404, "NOT_FOUND"), (label, real)
     assert (fake.status_code, fake.error_code) == (404, real.error_code)
-    assert _unfill(real.data, world.ids) == _unfill(fake.data, unknown)
+    assert unfill(real.data, world.ids) == unfill(fake.data, unknown)
     assert snapshot(world) == before
 
 
 # Lists: B sees none of A's rows, whatever it filters on.
-
-
-def _ids_in(value: Any) -> set[str]:
-    text = json.dumps(value)
-    return {id_ for id_ in text.split('"') if len(id_) == 36}
 
 
 def test_lists_of_the_other_organization_show_none_of_a_rows(world: World) -> None:
@@ -406,7 +355,7 @@ def test_lists_of_the_other_organization_show_none_of_a_rows(world: World) -> No
             assert real == fake == {"items": [], "count": 0, "total": 0}, query
         users = _ok(b.get(f"/organizations/{i['b_org']}/users"))
         assert {u["id"] for u in users} == {i["b_user"]}
-        assert not (_ids_in(users) & a_ids)
+        assert not (ids_in(users) & a_ids)
         me = _ok(b.get("/users/me"))
         assert me["authorized_organization"]["id"] == i["b_org"]
         assert [o["id"] for o in me["organizations"]] == [i["b_org"]]
@@ -415,7 +364,7 @@ def test_lists_of_the_other_organization_show_none_of_a_rows(world: World) -> No
             f"/cell_specifications/{i['b_spec']}/cell_instances",
             f"/cell_specifications/{i['b_spec']}/cell_instances?batch_id={i['batch']}",
         ):
-            assert not (_ids_in(_ok(b.get(path))) & a_ids), path
+            assert not (ids_in(_ok(b.get(path))) & a_ids), path
 
     client = world.server.client(world.b)
     assert [p.id for p in client.project.list()] == [i["b_project"]]
@@ -450,7 +399,7 @@ def test_a_data_is_intact_after_every_attempt(world: World) -> None:
     """All of B's attempts in a row, then A's rows read field by field."""
     before = snapshot(world)
     for case in HTTP_CASES:
-        assert _send(world, case, world.ids).status_code == case.status, case
+        assert send(world.server, world.b.api_key, case, world.ids).status_code == case.status, case
     for label, call in CLIENT_CASES:
         assert _client_error(world, call, world.ids).status_code == 404, label
     assert snapshot(world) == before

@@ -17,7 +17,6 @@ Also here: a Project Viewer reads measurements but may change none of them (403)
 from __future__ import annotations
 
 import hashlib
-import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ from ionworks import Ionworks
 from ionworks.errors import IonworksError
 
 from cellstore.accounts.service import create_api_key
+from tests.cross_tenant import Case, canonical, fill, ids_in, send, unfill
 from tests.measurements_bad_input import (
     confirm,
     download,
@@ -128,15 +128,6 @@ def world(server: LiveServer, tmp_path_factory: pytest.TempPathFactory) -> World
     return world
 
 
-def _canonical(value: Any) -> Any:
-    """JSON with lists sorted, so that two snapshots compare by content only."""
-    if isinstance(value, dict):
-        return {k: _canonical(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return sorted((_canonical(v) for v in value), key=lambda v: json.dumps(v, sort_keys=True))
-    return value
-
-
 def _digest(api: Api, path: str) -> str:
     return hashlib.sha256(download(api, path)).hexdigest()
 
@@ -172,7 +163,7 @@ def snapshot(world: World) -> dict[str, Any]:
     for who, key, paths in (("A", world.a.api_key, a_paths), ("B", world.b.api_key, b_paths)):
         with world.server.http(key) as session:
             for path in paths:
-                state[f"{who} {path}"] = _canonical(ok(session.get(path)))
+                state[f"{who} {path}"] = canonical(ok(session.get(path)))
     with world.server.http(world.a.api_key) as session:
         state["A series bytes"] = _digest(session, f"/cell_measurements/{i['ts']}/time_series/download")
         state["A steps bytes"] = _digest(session, f"/cell_measurements/{i['ts']}/steps/download")
@@ -182,38 +173,7 @@ def snapshot(world: World) -> dict[str, Any]:
     return state
 
 
-def _fill(template: Any, ids: dict[str, str]) -> Any:
-    if isinstance(template, str):
-        return template.format(**ids)
-    if isinstance(template, dict):
-        return {k: _fill(v, ids) for k, v in template.items()}
-    if isinstance(template, list):
-        return [_fill(v, ids) for v in template]
-    return template
-
-
-def _unfill(value: Any, ids: dict[str, str]) -> Any:
-    """Replace the ids in an answer by their placeholder names, so answers about different ids compare."""
-    text = json.dumps(value)
-    for key, id_ in ids.items():
-        text = text.replace(id_, f"<{key}>")
-    return json.loads(text)
-
-
 # Raw HTTP: every measurement and raw-data endpoint that takes an id, called by B with A's ids.
-
-
-@dataclass(frozen=True)
-class Case:
-    method: str
-    path: str
-    body: Any = None
-    label: str = ""
-    headers: dict[str, str] = field(default_factory=dict)
-
-    def __str__(self) -> str:
-        text = f"{self.method} {self.path}" + (" as A's organization" if self.headers else "")
-        return text + (f" [{self.label}]" if self.label else "")
 
 
 AS_A = {"X-Organization-Id": "{org}"}
@@ -320,18 +280,12 @@ HTTP_CASES = [
 ]
 
 
-def _send(world: World, case: Case, ids: dict[str, str]) -> requests.Response:
-    with world.server.http(world.b.api_key, **_fill(case.headers, ids)) as b:
-        kwargs = {} if case.body is None else {"json": _fill(case.body, ids)}
-        return b.request(case.method, _fill(case.path, ids), allow_redirects=False, **kwargs)
-
-
 @pytest.mark.parametrize("case", HTTP_CASES, ids=str)
 def test_other_organization_is_answered_as_for_an_unknown_id(world: World, case: Case) -> None:
     unknown = world.unknown()
-    real = assert_error(_send(world, case, world.ids), 404, "NOT_FOUND")
-    fake = assert_error(_send(world, case, unknown), 404, "NOT_FOUND")
-    assert _unfill(real, world.ids) == _unfill(fake, unknown)
+    real = assert_error(send(world.server, world.b.api_key, case, world.ids), 404, "NOT_FOUND")
+    fake = assert_error(send(world.server, world.b.api_key, case, unknown), 404, "NOT_FOUND")
+    assert unfill(real, world.ids) == unfill(fake, unknown)
     assert snapshot(world) == world.baseline
 
 
@@ -426,15 +380,11 @@ def test_other_organization_gets_not_found_through_the_client(
     fake = _client_error(world, call, unknown)
     assert (real.status_code, real.error_code) == (404, "NOT_FOUND"), (label, real)
     assert (fake.status_code, fake.error_code) == (404, "NOT_FOUND"), (label, fake)
-    assert _unfill(real.data, world.ids) == _unfill(fake.data, unknown)
+    assert unfill(real.data, world.ids) == unfill(fake.data, unknown)
     assert snapshot(world) == world.baseline
 
 
 # Lists: B sees none of A's rows, whatever it filters on.
-
-
-def _ids_in(value: Any) -> set[str]:
-    return {id_ for id_ in json.dumps(value).split('"') if len(id_) == 36}
 
 
 def test_lists_of_the_other_organization_show_none_of_a_rows(world: World) -> None:
@@ -466,8 +416,8 @@ def test_lists_of_the_other_organization_show_none_of_a_rows(world: World) -> No
         ):
             real = ok(b.get("/raw_data?" + query.format(**i)))
             fake = ok(b.get("/raw_data?" + query.format(**unknown)))
-            assert not (_ids_in(real) & a_ids), query
-            assert _unfill(real, i) == _unfill(fake, unknown), query
+            assert not (ids_in(real) & a_ids), query
+            assert unfill(real, i) == unfill(fake, unknown), query
         assert ok(b.get(f"/raw_data/{i['b_raw']}/cell_measurements")) == {"items": [], "count": 0, "total": 0}
         assert ok(b.get(f"/cell_measurements/{i['b_ts']}/raw_data"))["total"] == 0
     client = world.server.client(world.b)
@@ -481,7 +431,7 @@ def test_lists_of_the_other_organization_show_none_of_a_rows(world: World) -> No
 def test_a_data_is_intact_after_every_attempt(world: World) -> None:
     """All of B's attempts in a row, then A's rows read field by field, and A's pending uploads finished."""
     for case in HTTP_CASES:
-        assert _send(world, case, world.ids).status_code == 404, case
+        assert send(world.server, world.b.api_key, case, world.ids).status_code == 404, case
     for label, call in CLIENT_CASES:
         assert _client_error(world, call, world.ids).status_code == 404, label
     assert snapshot(world) == world.baseline
@@ -502,7 +452,7 @@ def test_a_data_is_intact_after_every_attempt(world: World) -> None:
         confirmed = ok(confirm(api, i["reservation"], i["instance"], {"name": "A reserved"}))
         assert confirmed["id"] == i["reservation"]
         assert wait_settled(api, i["reservation"])["processing_status"] == "ready"
-        body = {**_fill(RAW_BODY, i), "content_type": "text/csv", "size_bytes": len(b"pending\n")}
+        body = {**fill(RAW_BODY, i), "content_type": "text/csv", "size_bytes": len(b"pending\n")}
         assert ok(api.post(f"/raw_data/{i['raw_pending']}/confirm-upload", json=body))["size_bytes"] == 8
         # Removed again, the world is back as the other tests expect it.
         ok(api.delete(f"/cell_measurements/{i['reservation']}"), 204)

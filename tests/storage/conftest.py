@@ -24,11 +24,10 @@ from typing import Any
 
 import boto3
 import pytest
-import requests
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from tests.conftest import free_port
+from tests.conftest import free_port, serving
 
 
 @dataclass(frozen=True)
@@ -167,35 +166,8 @@ def capped_server() -> Iterator[CappedServer]:
     """cellstore on SQLite with a 1 MiB upload cap, to test the cap without sending gigabytes."""
     data_dir = Path(tempfile.mkdtemp(prefix="cellstore-capped-"))
     cap = 1024 * 1024
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CELLSTORE_", "IONWORKS_"))}
-    env.update(CELLSTORE_DATA_DIR=str(data_dir), CELLSTORE_MAX_UPLOAD_BYTES=str(cap))
-    port = free_port()
-    log = open(data_dir / "server.log", "wb")  # noqa: SIM115 - closed after the server stops
-    process = subprocess.Popen(
-        [sys.executable, "-m", "cellstore.cli", "serve", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
     try:
-        while True:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("cellstore serve did not start:\n" + (data_dir / "server.log").read_text())
-            try:
-                if requests.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            time.sleep(0.1)
-        yield CappedServer(url=url, data_dir=data_dir, max_upload_bytes=cap)
+        with serving(data_dir, "sqlite", CELLSTORE_MAX_UPLOAD_BYTES=str(cap)) as live:
+            yield CappedServer(url=live.url, data_dir=data_dir, max_upload_bytes=cap)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
         shutil.rmtree(data_dir, ignore_errors=True)
