@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -18,10 +19,12 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cellstore.core.settings import Settings
+from cellstore.processing.command import process_command
 
 app = typer.Typer(help="cellstore: self-hosted battery cell test data.", no_args_is_help=True)
 admin = typer.Typer(help="Administer tenants, keys and the database schema.", no_args_is_help=True)
 app.add_typer(admin, name="admin")
+app.command("process")(process_command)
 
 T = TypeVar("T")
 DataDir = Annotated[
@@ -200,6 +203,43 @@ def revoke_api_key(
     except Exception as exc:
         fail(str(exc))
     typer.echo(f"revoked {revoked}")
+
+
+@app.command()
+def ingest(
+    files: Annotated[list[Path], typer.Argument(help="Instrument files, of any format cellstore reads.")],
+    instance: Annotated[str, typer.Option("--instance", help="The cell instance the files measured.")],
+    name: Annotated[
+        str | None, typer.Option(help="Measurement name (default: the file name); one file only.")
+    ] = None,
+    api_url: Annotated[str | None, typer.Option(help="Server. Env: IONWORKS_API_URL.")] = None,
+    api_key: Annotated[str | None, typer.Option(help="API key. Env: IONWORKS_API_KEY.")] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for each file's processing.")] = 3600,
+) -> None:
+    """Upload raw cycler files, have the server parse and process them, and wait for the result.
+
+    Prints one JSON line per file (file, measurement_id, raw_data_id, status, and error when it
+    failed) and exits non-zero if any file did not become a ready measurement.
+    """
+    from cellstore.remote.api import ApiError, Remote
+    from cellstore.remote.ingest import ingest_file
+
+    if name is not None and len(files) > 1:
+        fail("--name names one measurement: give one file with it")
+    try:
+        remote = Remote.from_environment(api_url, api_key)
+    except ApiError as exc:
+        fail(str(exc).removeprefix("0: "))
+    failed = 0
+    with remote.client() as http:
+        for path in files:
+            size = path.stat().st_size if path.is_file() else 0
+            with typer.progressbar(length=size, label=path.name, file=sys.stderr) as bar:
+                result = ingest_file(http, path, instance, name, bar.update, timeout)
+            failed += result.status != "ready"
+            typer.echo(json.dumps(result.as_json()))
+    if failed:
+        raise typer.Exit(code=1)
 
 
 def main() -> None:

@@ -2,4 +2,5 @@
 
 import cellstore.jobs.objects
 import cellstore.measurements.cleanup
-import cellstore.measurements.tasks  # noqa: F401
+import cellstore.measurements.tasks
+import cellstore.raw_data.tasks  # noqa: F401

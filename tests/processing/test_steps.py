@@ -84,10 +84,16 @@ def test_capacity_and_energy_are_last_minus_first_of_the_cumulative_columns() ->
 
 
 def test_energy_is_zero_when_only_capacity_exists_and_null_when_neither() -> None:
-    with_capacity = summarize({"Step count": [0, 0], "Discharge capacity [A.h]": [0.0, 1.0]})
+    capacities = {"Discharge capacity [A.h]": [0.0, 1.0], "Charge capacity [A.h]": [0.0, 0.0]}
+    with_capacity = summarize({"Step count": [0, 0], **capacities})
+    assert with_capacity["Discharge capacity [A.h]"].to_list() == [1.0]
     assert with_capacity["Discharge energy [W.h]"].to_list() == [0.0]
     assert with_capacity["Charge energy [W.h]"].to_list() == [0.0]
-    assert with_capacity["Charge capacity [A.h]"].to_list() == [None]
+
+    # As in ionworksdata, capacities need both counters.
+    one_counter = summarize({"Step count": [0, 0], "Discharge capacity [A.h]": [0.0, 1.0]})
+    for name in ("Discharge capacity [A.h]", "Charge capacity [A.h]", "Discharge energy [W.h]"):
+        assert one_counter[name].to_list() == [None], name
 
     without = summarize({"Step count": [0, 0]})
     for name in ("Discharge capacity [A.h]", "Charge capacity [A.h]", "Discharge energy [W.h]"):
@@ -123,13 +129,13 @@ def test_power_statistics_are_null_without_current() -> None:
 @pytest.mark.parametrize(
     ("voltages", "expected_std"),
     [
-        ([9.0], 0.0),  # nothing left after dropping the first sample
-        ([9.0, 1.0], 0.0),  # one sample left: no spread
+        ([9.0], 0.0),  # one sample: no spread
+        ([9.0, 1.0], math.sqrt(32.0)),  # two samples: nothing is dropped
         ([9.0, 1.0, 3.0], math.sqrt(2.0)),  # <= 3 samples: only the first is dropped
         ([9.0, 1.0, 2.0, 3.0, 50.0], 1.0),  # > 3 samples: first and last are dropped
     ],
 )
-def test_std_drops_the_first_and_for_more_than_three_samples_the_last(
+def test_std_drops_the_first_past_two_samples_and_the_last_past_three(
     voltages: list[float], expected_std: float
 ) -> None:
     steps = summarize({"Step count": [0] * len(voltages), "Voltage [V]": voltages})

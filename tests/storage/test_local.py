@@ -205,3 +205,12 @@ def test_a_file_url_names_the_directory(tmp_path: Path) -> None:
 def test_unusable_storage_urls_are_refused(tmp_path: Path, url: str) -> None:
     with pytest.raises(ValueError, match="storage_url"):
         create_store(Settings(data_dir=tmp_path, storage_url=url))
+
+
+def test_head_reads_only_the_first_bytes(store: LocalObjectStore) -> None:
+    store.put_bytes("a/big", b"x" * 100_000)
+    store.put_bytes("a/small", b"abc")
+    assert store.head("a/big", 10) == b"x" * 10
+    assert store.head("a/small", 65536) == b"abc"
+    with pytest.raises(FileNotFoundError):
+        store.head("a/missing", 10)

@@ -333,3 +333,15 @@ def test_the_factory_needs_credentials(tmp_path: Path, monkeypatch: pytest.Monke
         monkeypatch.delenv(name, raising=False)
     with pytest.raises(ValueError, match="credentials"):
         create_store(Settings(data_dir=tmp_path, storage_url="s3://bucket?endpoint=http://127.0.0.1:1"))
+
+
+def test_head_reads_only_the_first_bytes_whatever_the_object_size(store: S3ObjectStore, prefix: str) -> None:
+    """What format detection reads: shorter objects, empty ones and missing ones included."""
+    store.put_bytes(f"{prefix}big", bytes(range(256)) * 1024)
+    store.put_bytes(f"{prefix}small", b"Test Time / s,Voltage / V\n")
+    store.put_bytes(f"{prefix}empty", b"")
+    assert store.head(f"{prefix}big", 1000) == (bytes(range(256)) * 4)[:1000]
+    assert store.head(f"{prefix}small", 65536) == b"Test Time / s,Voltage / V\n"
+    assert store.head(f"{prefix}empty", 65536) == b""
+    with pytest.raises(FileNotFoundError):
+        store.head(f"{prefix}missing", 10)

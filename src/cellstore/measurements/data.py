@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from cellstore.core.errors import BadRequest, Conflict, NotFound
+from cellstore.formats.export import ExportFormat
 from cellstore.measurements import keys
 from cellstore.measurements.models import FAILED, FILE, TIME_SERIES, CellMeasurement
 from cellstore.storage.base import ObjectStore
@@ -35,6 +38,39 @@ def require_processed(measurement: CellMeasurement) -> None:
 def series_url(store: ObjectStore, measurement: CellMeasurement, base_url: str) -> str:
     require_time_series(measurement)
     key = keys.series_key(measurement.organization_id, measurement.id, measurement.data_version)
+    return store.download_url(key, base_url)
+
+
+def export_key(measurement: CellMeasurement, export_format: ExportFormat) -> str:
+    return keys.derived_key(
+        measurement.organization_id, measurement.id, measurement.data_version, f"export.{export_format}"
+    )
+
+
+def _write_export(store: ObjectStore, measurement: CellMeasurement, export_format: ExportFormat) -> None:
+    import polars as pl
+
+    from cellstore.formats.export import write_export
+
+    series = keys.series_key(measurement.organization_id, measurement.id, measurement.data_version)
+    with store.reading(series) as path, tempfile.TemporaryDirectory(prefix="cellstore-export-") as tmp:
+        out = Path(tmp) / f"export.{export_format}"
+        write_export(pl.read_parquet(path), measurement.start_time, export_format, out)
+        store.put_file(export_key(measurement, export_format), out)
+
+
+async def export_url(
+    store: ObjectStore, measurement: CellMeasurement, export_format: ExportFormat, base_url: str
+) -> str:
+    """Where to download the series as ``export_format``: written once per version, then kept."""
+    require_time_series(measurement)
+    if measurement.row_count is None:
+        raise Conflict(
+            f"The series is not processed yet (processing_status: {measurement.processing_status})"
+        )
+    key = export_key(measurement, export_format)
+    if await asyncio.to_thread(store.size, key) is None:
+        await asyncio.to_thread(_write_export, store, measurement, export_format)
     return store.download_url(key, base_url)
 
 

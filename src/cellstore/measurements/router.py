@@ -17,7 +17,8 @@ from cellstore.core.pagination import Page, PageParams, page_of, page_params
 from cellstore.core.responses import FastJSONResponse, json_bytes_response
 from cellstore.core.schemas import id_path
 from cellstore.core.tenancy import require_project_access
-from cellstore.measurements import data, keys, polling, repository, service, tags, uploads
+from cellstore.formats.export import ExportFormat
+from cellstore.measurements import analysis, data, keys, polling, repository, service, tags, uploads
 from cellstore.measurements.models import CellMeasurement
 from cellstore.measurements.schemas import (
     CellMeasurementRead,
@@ -223,6 +224,30 @@ async def download_time_series(
     return redirect(data.series_url(store, measurement, base_url))
 
 
+@router.get("/cell_measurements/{measurement_id}/time_series/export", status_code=307)
+async def export_time_series(
+    base_url: BaseUrlDep,
+    principal: PrincipalDep,
+    session: SessionDep,
+    store: StoreDep,
+    measurement_id: MeasurementId,
+    export_format: Annotated[
+        ExportFormat,
+        Query(
+            alias="format",
+            description="bdf.csv or bdf.parquet (Battery Data Format v1.0), csv or parquet (§6.1 columns).",
+        ),
+    ] = "bdf.csv",
+) -> RedirectResponse:
+    """Redirect to the time series as a file to take elsewhere (a cellstore extension).
+
+    The Battery Data Format counts current as positive on charge and capacities from the start of
+    the test, so those columns differ from the stored series; ``csv`` and ``parquet`` keep cellstore's
+    own columns. Each export is written once per version of the series and kept."""
+    measurement = await service.get_measurement(session, principal, measurement_id)
+    return redirect(await data.export_url(store, measurement, export_format, base_url))
+
+
 @router.get("/cell_measurements/{measurement_id}/steps/download", status_code=307)
 async def download_steps(
     base_url: BaseUrlDep,
@@ -292,3 +317,74 @@ async def unwatch(principal: PrincipalDep, session: SessionDep, measurement_id: 
     """Stop watching a measurement (idempotent)."""
     await service.watch(session, principal, measurement_id, False)
     return Response(status_code=204)
+
+
+# Analysis
+
+
+@router.get("/cell_measurements/{measurement_id}/analysis/dqdv")
+async def dqdv(
+    principal: PrincipalDep,
+    session: SessionDep,
+    store: StoreDep,
+    measurement_id: MeasurementId,
+    cycle: Annotated[int | None, Query(description="The cycle (its `Cycle count`); or give `step`.")] = None,
+    step: Annotated[int | None, Query(description="One step (its `Step count`); or give `cycle`.")] = None,
+    voltage_step: Annotated[
+        float, Query(gt=0.0001, le=0.5, description="Width of the uniform voltage grid, in V.")
+    ] = 0.005,
+    smoothing: Annotated[
+        float, Query(ge=0, le=0.5, description="Standard deviation of the Gaussian smoothing in V; 0: none.")
+    ] = 0.01,
+) -> FastJSONResponse:
+    """Incremental capacity dQ/dV against voltage of one cycle's charge and discharge (or of one step).
+
+    Answers `{"cycle", "step", "voltage_step", "smoothing", "charge": {...}, "discharge": {...},
+    "charge_steps", "discharge_steps", "skipped_steps"}`, where `charge` and `discharge` are
+    column-oriented: `"Voltage [V]"` (bin centres, ascending), `"Capacity [A.h]"` (capacity passed
+    below that voltage on charge, above it on discharge) and `"dQ/dV [A.h/V]"` (positive for both
+    directions, smoothed). The capacity of each pair of consecutive rows is binned by voltage, so
+    noisy or briefly reversing voltage is handled; rests and constant-voltage holds are skipped
+    (`skipped_steps`). Capacity comes from the cumulative capacity columns, else from |Current|
+    integrated over time. 404 for an unknown cycle or step; 409 while the series is not processed.
+    """
+    body = await analysis.dqdv(
+        session,
+        principal,
+        store,
+        measurement_id,
+        cycle=cycle,
+        step=step,
+        voltage_step=voltage_step,
+        smoothing=smoothing,
+    )
+    return FastJSONResponse(body)
+
+
+@router.get("/cell_measurements/{measurement_id}/series")
+async def series(
+    principal: PrincipalDep,
+    session: SessionDep,
+    store: StoreDep,
+    measurement_id: MeasurementId,
+    y: Annotated[list[str], Query(description="One or more numeric columns to plot (repeat `y`).")],
+    x: Annotated[str, Query(description="The numeric column along the x axis.")] = "Time [s]",
+    max_points: Annotated[int, Query(ge=8, le=100_000, description="Most points per y column.")] = 2000,
+    start: Annotated[float | None, Query(description="Window start, in x units (x monotonic).")] = None,
+    end: Annotated[float | None, Query(description="Window end, in x units, inclusive.")] = None,
+    row_start: Annotated[int | None, Query(ge=0, description="Window by rows: the first row.")] = None,
+    row_end: Annotated[int | None, Query(ge=0, description="Window by rows: one past the last row.")] = None,
+) -> FastJSONResponse:
+    """A downsampled window of a time series for plotting; peaks are kept (M4: per bucket the first,
+    min, max and last point of each y column).
+
+    Answers `{"x", "y", "rows", "row_start", "row_end", "max_points", "source", "level",
+    "bucket_rows", "exact", "series": {<y>: {"row": [...], <x>: [...], <y>: [...]}}}`: for each y
+    column at most `max_points` points, with their row offsets. `source` is `raw` (read from the
+    rows; `exact` true) or `overview` (from the precomputed buckets of 2**`level` rows, merged into
+    buckets of `bucket_rows`; y values and rows are true, the x of a min/max point is interpolated
+    between its bucket's first and last x, so `exact` is false). Window by x values with
+    `start`/`end` (inclusive; x must be monotonic) or by rows with `row_start`/`row_end`.
+    """
+    query = analysis.SeriesQuery(x, y, max_points, start, end, row_start, row_end)
+    return FastJSONResponse(await analysis.series(session, principal, store, measurement_id, query))

@@ -16,11 +16,11 @@ from typing import Any
 
 from cellstore.core.database import utcnow
 from cellstore.jobs.registry import JobContext, task
-from cellstore.measurements import keys, repository
+from cellstore.measurements import analysis, keys, repository
 from cellstore.measurements.models import FAILED, READY, RUNNING, CellMeasurement
 from cellstore.measurements.uploads import EXTEND_TIME_SERIES, PROCESS_TIME_SERIES
 from cellstore.processing.errors import SeriesError
-from cellstore.processing.pipeline import append_series, process_series
+from cellstore.processing.pipeline import extend_series, process_series
 from cellstore.processing.units import capacity_in_amp_hours
 from cellstore.storage.base import ObjectStore
 
@@ -79,6 +79,8 @@ def _derive(store: ObjectStore, org: str, mid: str, version: int, series: Path, 
         )
         store.put_file(keys.derived_key(org, mid, version, keys.STEPS_FILE), steps)
         store.put_file(keys.derived_key(org, mid, version, keys.CYCLES_FILE), cycles)
+        # For /series: the multi-resolution overview (after an extend, only the touched buckets).
+        analysis.store_overview(store, org, mid, version, series)
         return result.rows
 
 
@@ -107,16 +109,43 @@ async def process_time_series(context: JobContext) -> None:
 
 
 def _stitch(store: ObjectStore, org: str, mid: str, version: int, capacity: Any) -> int:
+    """The next version: the delta appended to the series, with only the steps and cycles it touches
+    recomputed (from the previous version's steps)."""
     with (
         store.reading(keys.series_key(org, mid, version - 1)) as current,
         store.reading(keys.upload_key(org, mid, keys.EXTEND_FILE)) as delta,
         tempfile.TemporaryDirectory(prefix="cellstore-extend-") as tmp,
     ):
-        combined = Path(tmp) / keys.TIME_SERIES_FILE
-        append_series(current, delta, combined)
-        rows = _derive(store, org, mid, version, combined, capacity)
+        work = Path(tmp)
+        combined = work / keys.TIME_SERIES_FILE
+        steps, cycles = work / keys.STEPS_FILE, work / keys.CYCLES_FILE
+        result = extend_series(
+            current,
+            delta,
+            combined,
+            steps,
+            cycles,
+            previous_steps=_derived_steps(store, org, mid, version - 1, work),
+            rated_capacity_ah=capacity_in_amp_hours(capacity),
+        )
+        store.put_file(keys.derived_key(org, mid, version, keys.STEPS_FILE), steps)
+        store.put_file(keys.derived_key(org, mid, version, keys.CYCLES_FILE), cycles)
+        analysis.store_overview(store, org, mid, version, combined)
         store.put_file(keys.series_key(org, mid, version), combined)
-        return rows
+        return result.rows
+
+
+def _derived_steps(store: ObjectStore, org: str, mid: str, version: int, work: Path) -> Path | None:
+    """The steps the server derived for ``version``; None for a client's uploaded table."""
+    if version == 0 and store.size(keys.upload_key(org, mid, keys.STEPS_FILE)) is not None:
+        return None
+    key = keys.derived_key(org, mid, version, keys.STEPS_FILE)
+    if store.size(key) is None:
+        return None
+    path = work / "previous_steps.parquet"
+    with store.reading(key) as source:
+        shutil.copyfile(source, path)
+    return path
 
 
 @task(EXTEND_TIME_SERIES, give_up=_give_up_extend)

@@ -1,12 +1,16 @@
 """One row of metrics per cycle, from the steps table (API contract §6.6).
 
-Follows ``ionworksdata.cycle_metrics.get_cycle_metrics`` (which the platform uses)
-except that the key stays ``Cycle count`` as the contract names it. Working from
-the steps rather than the time series keeps this cheap: a 50M-row series has at
-most a few hundred thousand steps.
+Follows ``ionworksdata.cycle_metrics.get_cycle_metrics`` (0.20.2) column for column;
+``tests/processing/test_reference.py`` checks it against ionworksdata itself. Working
+from the steps rather than the time series keeps this cheap: a 50M-row series has
+at most a few hundred thousand steps.
 
-Ratios whose denominator is zero or missing are null, never inf or NaN, since the
-JSON endpoints must send ``null`` for them anyway.
+The deliberate differences: every §6.6 column is always present (null when its
+inputs are absent, where ionworksdata leaves the column out or raises); and a ratio
+whose denominator is zero is null where ionworksdata's duration-weighted means give
+NaN, since the JSON endpoints must send ``null`` (§6.6 "Division by zero → null").
+As in ionworksdata, a sum over steps whose values are all null is 0 unless the
+column is null on every step, which means "not measured" and gives null.
 """
 
 from __future__ import annotations
@@ -27,10 +31,11 @@ def cycle_metrics(steps: pl.DataFrame) -> pl.DataFrame:
     """
     if c.CYCLE_COUNT not in steps.columns:
         steps = steps.with_columns(pl.lit(0, dtype=pl.Int64).alias(c.CYCLE_COUNT))
+    measured = {name for name in CYCLE_INPUTS if name in steps.columns and _measured(steps[name])}
     lf = steps.lazy().with_columns(_ensure_float_columns(steps.columns))
     per_cycle = (
         lf.group_by(c.CYCLE_COUNT)
-        .agg(_cycle_aggregates())
+        .agg(_cycle_aggregates(measured))
         .sort(c.CYCLE_COUNT)
         .with_columns(pl.col(c.CYCLE_COUNT).cast(pl.Int64))
     )
@@ -84,14 +89,14 @@ def _ensure_float_columns(present: list[str]) -> list[pl.Expr]:
     ]
 
 
-def _sum_or_null(expr: pl.Expr) -> pl.Expr:
-    """Sum that stays null when every value is null (polars would say 0)."""
-    return pl.when(expr.is_not_null().any()).then(expr.sum())
+def _measured(column: pl.Series) -> bool:
+    """A steps column with at least one value (ionworksdata reads an all-null one as absent)."""
+    return column.dtype != pl.Null and column.null_count() < column.len()
 
 
 def _weighted_mean(value: pl.Expr, weight: pl.Expr) -> pl.Expr:
-    total = _sum_or_null(weight.filter(value.is_not_null()))
-    return _ratio(_sum_or_null(value * weight), total)
+    """Σ value·weight / Σ weight, as ionworksdata; null (not NaN) when Σ weight is 0."""
+    return _ratio((value * weight).sum(), weight.sum())
 
 
 def _ratio(numerator: pl.Expr, denominator: pl.Expr) -> pl.Expr:
@@ -103,29 +108,52 @@ def _ratio(numerator: pl.Expr, denominator: pl.Expr) -> pl.Expr:
     return pl.when(denominator > 0).then(numerator / denominator)
 
 
-def _cycle_aggregates() -> list[pl.Expr]:
+def _cycle_aggregates(measured: set[str]) -> list[pl.Expr]:
+    def total(name: str) -> pl.Expr:
+        return pl.col(name).sum() if name in measured else pl.lit(None, dtype=_FLOAT)
+
     duration = pl.col("Duration [s]")
     current = pl.col("Mean current [A]")
     # Positive current = discharge, negative = charge (§6.1); rests count for neither.
     discharging = current > 0
     charging = current < 0
-    return [
-        _sum_or_null(pl.col(c.DISCHARGE_CAPACITY)).alias(c.DISCHARGE_CAPACITY),
-        _sum_or_null(pl.col(c.CHARGE_CAPACITY)).alias(c.CHARGE_CAPACITY),
-        _sum_or_null(pl.col(c.DISCHARGE_ENERGY)).alias(c.DISCHARGE_ENERGY),
-        _sum_or_null(pl.col(c.CHARGE_ENERGY)).alias(c.CHARGE_ENERGY),
+
+    def by_direction(steps: pl.Expr, value: pl.Expr) -> pl.Expr:
+        # A cycle without such steps has no value (ionworksdata's left join).
+        return pl.when(steps.any()).then(value)
+
+    timed = "Duration [s]" in measured
+    exprs = [
+        total(c.DISCHARGE_CAPACITY).alias(c.DISCHARGE_CAPACITY),
+        total(c.CHARGE_CAPACITY).alias(c.CHARGE_CAPACITY),
+        total(c.DISCHARGE_ENERGY).alias(c.DISCHARGE_ENERGY),
+        total(c.CHARGE_ENERGY).alias(c.CHARGE_ENERGY),
         pl.col("Min voltage [V]").min(),
         pl.col("Max voltage [V]").max(),
-        _sum_or_null(duration).alias("Cycle duration [s]"),
+        total("Duration [s]").alias("Cycle duration [s]"),
         pl.col("Start time [s]").min(),
-        _weighted_mean(current.filter(discharging), duration.filter(discharging)).alias(
-            "Mean discharge current [A]"
-        ),
-        _sum_or_null(duration.filter(discharging)).alias("Discharge duration [s]"),
-        _weighted_mean(current.filter(charging), duration.filter(charging)).alias("Mean charge current [A]"),
-        _sum_or_null(duration.filter(charging)).alias("Charge duration [s]"),
-        _weighted_mean(pl.col("Mean temperature [degC]"), duration).alias("Mean temperature [degC]"),
     ]
+    if timed and "Mean current [A]" in measured:
+        exprs += [
+            by_direction(
+                discharging, _weighted_mean(current.filter(discharging), duration.filter(discharging))
+            ).alias("Mean discharge current [A]"),
+            by_direction(discharging, duration.filter(discharging).sum()).alias("Discharge duration [s]"),
+            by_direction(charging, _weighted_mean(current.filter(charging), duration.filter(charging))).alias(
+                "Mean charge current [A]"
+            ),
+            by_direction(charging, duration.filter(charging).sum()).alias("Charge duration [s]"),
+        ]
+    else:
+        names = ("Mean discharge current [A]", "Discharge duration [s]", "Mean charge current [A]")
+        exprs += [pl.lit(None, dtype=_FLOAT).alias(name) for name in (*names, "Charge duration [s]")]
+    if timed and "Mean temperature [degC]" in measured:
+        exprs.append(
+            _weighted_mean(pl.col("Mean temperature [degC]"), duration).alias("Mean temperature [degC]")
+        )
+    else:
+        exprs.append(pl.lit(None, dtype=_FLOAT).alias("Mean temperature [degC]"))
+    return exprs
 
 
 def _derived() -> list[pl.Expr]:
@@ -148,6 +176,5 @@ def _derived() -> list[pl.Expr]:
 
 
 def _throughput(discharge: pl.Expr, charge: pl.Expr) -> pl.Expr:
-    """Cumulative discharge + charge, null throughout when neither was measured."""
-    measured = discharge.is_not_null().any() | charge.is_not_null().any()
-    return pl.when(measured).then((discharge.fill_null(0.0) + charge.fill_null(0.0)).cum_sum())
+    """Cumulative discharge + charge (null where either is)."""
+    return (discharge + charge).cum_sum()

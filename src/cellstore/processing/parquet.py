@@ -19,6 +19,8 @@ import polars as pl
 
 from cellstore.processing.errors import SeriesError
 
+#: How messages name the stored series.
+SERIES = "time series"
 ROW_GROUP_SIZE = 131_072
 COMPRESSION = "zstd"
 #: Longest part of a reader error repeated in a message (they can be long and technical).
@@ -60,13 +62,13 @@ def scan(path: Path, what: str) -> pl.LazyFrame:
 
 def write(df: pl.DataFrame, path: Path) -> None:
     """Write ``df`` to ``path`` atomically, with the stored compression and row groups."""
-    with _atomic(path) as tmp:
+    with atomic(path) as tmp:
         df.write_parquet(tmp, compression=COMPRESSION, row_group_size=ROW_GROUP_SIZE)
 
 
 def sink(lf: pl.LazyFrame, path: Path) -> None:
     """Stream ``lf`` to ``path`` atomically, in row order, without collecting it."""
-    with _atomic(path) as tmp:
+    with atomic(path) as tmp:
         lf.sink_parquet(tmp, compression=COMPRESSION, row_group_size=ROW_GROUP_SIZE, maintain_order=True)
 
 
@@ -77,7 +79,8 @@ def row_count(path: Path, what: str) -> int:
 
 
 @contextlib.contextmanager
-def _atomic(path: Path) -> Iterator[Path]:
+def atomic(path: Path) -> Iterator[Path]:
+    """A temporary path beside ``path``, renamed onto it if the block succeeds, removed otherwise."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)

@@ -16,14 +16,14 @@ from pathlib import Path
 import polars as pl
 
 from cellstore.processing import columns as c
-from cellstore.processing import parquet
+from cellstore.processing import parquet, stream
 from cellstore.processing.cycles import cycle_metrics
 from cellstore.processing.errors import SeriesError
-from cellstore.processing.steps import summarize_steps
-from cellstore.processing.uploaded_steps import check_uploaded_steps
-from cellstore.processing.validation import Boundary, check_series, validate_series
+from cellstore.processing.parquet_append import append_parquet
+from cellstore.processing.uploaded_steps import check_uploaded_steps_against
+from cellstore.processing.validation import Boundary, check_series
 
-SERIES = "time series"
+SERIES = parquet.SERIES
 EXTENSION = "extension"
 
 
@@ -50,21 +50,15 @@ def process_series(
     With ``uploaded_steps`` the client's own steps table is checked against the
     series and stored instead of derived ones. ``series_path`` is only read.
     """
-    series = parquet.scan(series_path, SERIES)
-    with parquet.reading(series_path, SERIES):
-        validated = validate_series(series)
-        if uploaded_steps is None:
-            steps = summarize_steps(validated, rated_capacity_ah)
-        else:
-            steps = check_uploaded_steps(validated, uploaded_steps)
+    summary = stream.summarize_file(series_path, rated_capacity_ah)
+    steps = summary.steps
+    if uploaded_steps is not None:
+        steps = check_uploaded_steps_against(summary.steps, uploaded_steps)
     cycles = cycle_metrics(steps)
     parquet.write(steps, steps_path)
     parquet.write(cycles, cycles_path)
     return ProcessingResult(
-        rows=parquet.row_count(series_path, SERIES),
-        steps=steps.height,
-        cycles=cycles.height,
-        columns=validated.collect_schema().names(),
+        rows=summary.rows, steps=steps.height, cycles=cycles.height, columns=summary.columns
     )
 
 
@@ -77,6 +71,10 @@ def append_series(existing_path: Path, delta_path: Path, out_path: Path) -> int:
     precede the existing last time. Columns the extension lacks are null in its rows
     (except those that may never be null); columns the existing series lacks are
     refused. The output keeps the existing schema and ``existing_path`` is only read.
+
+    The existing rows are not decoded: their bytes are copied and the extension's row
+    groups added after them (:mod:`~cellstore.processing.parquet_append`); only a
+    series written with another physical schema (another writer) is rewritten whole.
     """
     if out_path.resolve() == existing_path.resolve():
         raise ValueError("append_series writes a new file; out_path must differ from existing_path")
@@ -93,8 +91,61 @@ def append_series(existing_path: Path, delta_path: Path, out_path: Path) -> int:
             pl.col(name).cast(dtype) if name in offered else pl.lit(None, dtype=dtype).alias(name)
             for name, dtype in target.items()
         )
-        parquet.sink(pl.concat([existing, aligned], how="vertical"), out_path)
+        with parquet.atomic(out_path) as tmp:
+            # Fast path: the existing bytes as they are, then the extension's row groups.
+            delta_file = tmp.with_name(tmp.name + ".delta")
+            try:
+                aligned.sink_parquet(
+                    delta_file,
+                    compression=parquet.COMPRESSION,
+                    row_group_size=parquet.ROW_GROUP_SIZE,
+                    maintain_order=True,
+                )
+                appended = append_parquet(existing_path, delta_file, tmp)
+            finally:
+                delta_file.unlink(missing_ok=True)
+            if not appended:  # written by another writer: rewrite the whole series once
+                pl.concat([existing, aligned], how="vertical").sink_parquet(
+                    tmp,
+                    compression=parquet.COMPRESSION,
+                    row_group_size=parquet.ROW_GROUP_SIZE,
+                    maintain_order=True,
+                )
     return parquet.row_count(out_path, SERIES)
+
+
+def extend_series(
+    existing_path: Path,
+    delta_path: Path,
+    out_path: Path,
+    steps_path: Path,
+    cycles_path: Path,
+    *,
+    previous_steps: Path | None = None,
+    rated_capacity_ah: float | None = None,
+) -> ProcessingResult:
+    """Append the extension (:func:`append_series`) and write the steps and cycles of the result.
+
+    With ``previous_steps``, the derived steps table of the existing series, only the
+    steps from the existing last one on are recomputed; without it (or if it does not
+    describe the existing series) the whole result is processed as by
+    :func:`process_series`. Never pass a client's uploaded steps table: it would be
+    kept for the existing rows.
+    """
+    existing_rows = parquet.row_count(existing_path, "existing time series")
+    rows = append_series(existing_path, delta_path, out_path)
+    steps = None
+    if previous_steps is not None:
+        with parquet.reading(previous_steps, "previous steps table"):
+            previous = pl.read_parquet(previous_steps)
+        steps = stream.extend_steps(out_path, previous, existing_rows, rated_capacity_ah)
+    if steps is None:
+        return process_series(out_path, steps_path, cycles_path, rated_capacity_ah=rated_capacity_ah)
+    cycles = cycle_metrics(steps)
+    parquet.write(steps, steps_path)
+    parquet.write(cycles, cycles_path)
+    columns = parquet.scan(out_path, SERIES).collect_schema().names()
+    return ProcessingResult(rows=rows, steps=steps.height, cycles=cycles.height, columns=columns)
 
 
 def _check_compatible(target: pl.Schema, offered: pl.Schema) -> None:

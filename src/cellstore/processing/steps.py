@@ -1,15 +1,21 @@
 """One summary row per step of a time series (API contract §6.5).
 
 A step is a contiguous run of equal ``Step count``. The summary follows
-``ionworksdata.steps.summarize`` column for column, because the client and
+``ionworksdata.steps.summarize`` (0.20.2) column for column, because the client and
 ``ionworksdata.DataLoader.from_db`` read it: row offsets (``Start index``/``End index``,
 0-based inclusive, the offsets ``row_range`` uses), start/end values, per-step
 capacity and energy from the cumulative columns, statistics, the ``Step type``
-label and per-cycle sums.
+label and per-cycle sums. The equality is tested against ``ionworksdata`` itself
+(``tests/processing/test_reference.py``). Additions: ``Min/Max/Mean temperature
+[degC]`` when the series has ``Temperature [degC]``; and where ``ionworksdata``
+raises (no ``Voltage [V]``, no x-axis column) the summary still exists with null
+columns.
 
-The heavy part is one lazy ``group_by`` over only the columns it needs (so a scan
-of a wide parquet reads just those); labelling and cycle sums then work on the
-small per-step frame.
+The work is split so that it can run over a series one batch of rows at a time
+(:mod:`~cellstore.processing.stream`): :func:`prepare` adds the row offset, cycle
+number and power to a batch, :func:`aggregate` reduces it to one row per step, and
+:func:`finish` labels the per-step frame and adds the cycle sums.
+:func:`summarize_steps` is the three in a row on a whole frame.
 """
 
 from __future__ import annotations
@@ -42,11 +48,26 @@ _CYCLE_SUMS = {
     "Cycle charge energy [W.h]": c.CHARGE_ENERGY,
     "Cycle discharge energy [W.h]": c.DISCHARGE_ENERGY,
 }
+TEMPERATURE_STATS = ("Min temperature [degC]", "Max temperature [degC]", "Mean temperature [degC]")
+
+#: Series columns the summary reads; a scan of a wide parquet reads only these.
+USED_COLUMNS = (
+    c.STEP_COUNT,
+    c.TIME,
+    c.VOLTAGE,
+    c.CURRENT,
+    c.FREQUENCY,
+    c.TEMPERATURE,
+    c.STEP_FROM_CYCLER,
+    c.CYCLE_FROM_CYCLER,
+    c.FRAME,
+    *_CUMULATIVE,
+    c.CAPACITY,
+)
 
 STEP_TYPE = "Step type"
-_ROW = "__row"
-_STEP = "__step"
-_CYCLE = "__cycle"
+ROW = "__row"
+CYCLE = "__cycle"
 
 
 @dataclass(frozen=True)
@@ -67,78 +88,148 @@ def step_tolerances(rated_capacity_ah: float | None, max_abs_current: float | No
     if rated_capacity_ah is not None and rated_capacity_ah > 0:
         return Tolerances(min(rest, rated_capacity_ah / 1000), min(cc, rated_capacity_ah / 200))
     if max_abs_current:
-        cap = 0.01 * max_abs_current
+        cap = max_abs_current / 100
         return Tolerances(min(rest, cap), min(cc, cap))
     return Tolerances(rest, cc)
 
 
-def summarize_steps(series: pl.LazyFrame, rated_capacity_ah: float | None = None) -> pl.DataFrame:
+def used_columns(schema: pl.Schema) -> list[str]:
+    """The columns of ``schema`` that the summary reads, in a fixed order."""
+    return [name for name in USED_COLUMNS if name in schema]
+
+
+def summarize_steps(
+    series: pl.LazyFrame | pl.DataFrame, rated_capacity_ah: float | None = None
+) -> pl.DataFrame:
     """Summarise a (validated) time series into one row per step.
 
-    ``series`` should have passed :func:`~cellstore.processing.validation.validate_series`;
-    only ``Step count`` is re-checked here. Columns absent from the series give null
-    summary columns (frequency statistics give 0, as in ``ionworksdata``).
+    ``series`` should have passed :func:`~cellstore.processing.validation.validate_series`
+    (so each ``Step count`` value is one contiguous run); only the presence of ``Step
+    count`` is re-checked here. Columns absent from the series give null summary
+    columns (frequency statistics give 0, as in ``ionworksdata``).
     """
     schema = series.collect_schema()
     if c.STEP_COUNT not in schema:
         raise SeriesError(f"Missing required column '{c.STEP_COUNT}'.", column=c.STEP_COUNT)
-    per_step = _aggregate(series, schema).collect()
-    max_abs_current = per_step.select(
-        pl.max_horizontal(pl.col("Min current [A]").abs().max(), pl.col("Max current [A]").abs().max())
-    ).item()
+    has = set(used_columns(schema))
+    frame = series.lazy().select(used_columns(schema)).collect()
+    per_step = aggregate(prepare(frame, has), has)
+    return finish(per_step, has, rated_capacity_ah)
+
+
+@dataclass(frozen=True)
+class Carry:
+    """What a batch of rows needs from the rows before it; the defaults say "none"."""
+
+    rows: int = 0  # offset of the batch's first row
+    cycler_cycle: int | None = None  # Cycle from cycler of the row before
+    cycle: int = 0  # cycle number reached at the row before
+    capacity: float = 0.0  # Capacity [A.h] of the row before (ionworksdata differences from 0)
+    discharge: float = 0.0  # running discharge/charge capacity split from Capacity [A.h]
+    charge: float = 0.0
+
+    def after(self, prepared: pl.DataFrame, has: set[str]) -> Carry:
+        """The carry for the batch that follows ``prepared`` (this carry's batch)."""
+        last = prepared.tail(1)
+        split = splits_capacity(has)
+        return Carry(
+            rows=self.rows + prepared.height,
+            cycler_cycle=last[c.CYCLE_FROM_CYCLER][0] if c.CYCLE_FROM_CYCLER in has else None,
+            cycle=last[CYCLE][0],
+            capacity=last[c.CAPACITY][0] if split else 0.0,
+            discharge=last[c.DISCHARGE_CAPACITY][0] if split else 0.0,
+            charge=last[c.CHARGE_CAPACITY][0] if split else 0.0,
+        )
+
+
+def splits_capacity(has: set[str]) -> bool:
+    """Whether the step capacities come from splitting ``Capacity [A.h]`` by the current's sign.
+
+    As in ionworksdata (``transform.set_capacity``): with ``Capacity [A.h]`` and
+    ``Current [A]`` but not both counters, its row-to-row changes are summed into a
+    discharge counter while the current is positive and a charge counter (absolute
+    changes) while it is negative.
+    """
+    return {c.CAPACITY, c.CURRENT} <= has and not {c.DISCHARGE_CAPACITY, c.CHARGE_CAPACITY} <= has
+
+
+def prepare(frame: pl.DataFrame, has: set[str], carry: Carry | None = None) -> pl.DataFrame:
+    """Add the row offset, the cycle number and power (V·I) to rows of the series.
+
+    For a batch that continues earlier rows, ``carry`` holds what it needs of them
+    (:meth:`Carry.after` of the batch before), so the result equals that of the whole
+    series. The cycle number counts the changes of ``Cycle from cycler`` (0 without
+    that column); power is always V·I, even when the series has ``Power [W]``; and a
+    ``Capacity [A.h]`` column is split into the two counters (:func:`splits_capacity`).
+    """
+    carry = carry or Carry()
+    if c.CYCLE_FROM_CYCLER in has:
+        cycler_cycle = pl.col(c.CYCLE_FROM_CYCLER)
+        if frame[c.CYCLE_FROM_CYCLER].null_count():
+            # A change to or from null is no change (null != x is null, read as false).
+            before = cycler_cycle.shift(1, fill_value=carry.cycler_cycle)
+            changes = (cycler_cycle != before).fill_null(False).cast(pl.Int64).cum_sum()
+        else:
+            # Without nulls the run id counts the changes; the batch's first row may be one too.
+            first = frame[c.CYCLE_FROM_CYCLER][0]
+            changed = int(carry.cycler_cycle is not None and first != carry.cycler_cycle)
+            changes = cycler_cycle.rle_id().cast(pl.Int64) + changed
+        cycle = changes + carry.cycle
+    else:
+        cycle = pl.lit(0, dtype=pl.Int64)
+    extra = [
+        pl.int_range(carry.rows, carry.rows + frame.height, dtype=pl.Int64).alias(ROW),
+        cycle.alias(CYCLE),
+    ]
+    if {c.VOLTAGE, c.CURRENT} <= has:
+        extra.append((pl.col(c.VOLTAGE) * pl.col(c.CURRENT)).alias(c.POWER))
+    if splits_capacity(has):
+        capacity, current = pl.col(c.CAPACITY), pl.col(c.CURRENT)
+        change = capacity - capacity.shift(1, fill_value=carry.capacity)
+        first_row = pl.int_range(pl.len()) == 0
+        for name, moving, value, start in (
+            (c.DISCHARGE_CAPACITY, current > 0, change, carry.discharge),
+            (c.CHARGE_CAPACITY, current < 0, change.abs(), carry.charge),
+        ):
+            # The running sum continues the batch before's exactly as one cumulative sum would.
+            step = pl.when(moving).then(value).otherwise(0.0) + pl.when(first_row).then(start).otherwise(0.0)
+            extra.append(step.cum_sum().alias(name))
+    return frame.with_columns(extra)
+
+
+def aggregate(prepared: pl.DataFrame, has: set[str]) -> pl.DataFrame:
+    """One row per ``Step count`` of a prepared frame, in row order (before labelling).
+
+    The frame must hold whole steps: a step cut by the end of a batch is aggregated
+    only once all its rows are together.
+    """
+    derived = {c.POWER} if {c.VOLTAGE, c.CURRENT} <= has else set()
+    if splits_capacity(has):
+        derived |= {c.DISCHARGE_CAPACITY, c.CHARGE_CAPACITY}
+    has = has | derived
+    counts = prepared[c.STEP_COUNT]
+    if counts.flags["SORTED_ASC"] or counts.is_sorted():
+        # A validated Step count never decreases; telling polars so makes the grouping
+        # a scan of run boundaries instead of a hash table (ten times faster).
+        prepared = prepared.with_columns(counts.set_sorted())
+    return prepared.group_by(c.STEP_COUNT, maintain_order=True).agg(_step_aggregates(has))
+
+
+def finish(per_step: pl.DataFrame, has: set[str], rated_capacity_ah: float | None) -> pl.DataFrame:
+    """Label the aggregated steps and add durations and cycle sums, in the stored column order."""
+    max_abs_current = None
+    if c.CURRENT in has and per_step.height:
+        max_abs_current = per_step.select(
+            pl.max_horizontal(pl.col("Min current [A]").abs().max(), pl.col("Max current [A]").abs().max())
+        ).item()
     tolerances = step_tolerances(rated_capacity_ah, max_abs_current)
     return (
         per_step.lazy()
-        .with_columns(step_type(tolerances).alias(STEP_TYPE))
-        .with_columns(_cycle_sums(schema))
-        .select(_output_order(schema))
-        .collect()
-    )
-
-
-def _aggregate(series: pl.LazyFrame, schema: pl.Schema) -> pl.LazyFrame:
-    """Per-step aggregates, lazily, over only the columns the summary uses."""
-    used = [
-        name
-        for name in (
-            c.STEP_COUNT,
-            c.TIME,
-            c.VOLTAGE,
-            c.CURRENT,
-            c.FREQUENCY,
-            c.TEMPERATURE,
-            c.STEP_FROM_CYCLER,
-            c.CYCLE_FROM_CYCLER,
-            c.FRAME,
-            *_CUMULATIVE,
-        )
-        if name in schema
-    ]
-    has = set(used)
-    if c.CYCLE_FROM_CYCLER in has:
-        cycler_cycle = pl.col(c.CYCLE_FROM_CYCLER)
-        cycle = (cycler_cycle != cycler_cycle.shift(1)).fill_null(False).cast(pl.Int64).cum_sum()
-    else:
-        cycle = pl.lit(0, dtype=pl.Int64)
-    # Power is always V·I here, even when the series has its own Power [W] column.
-    power = pl.col(c.VOLTAGE) * pl.col(c.CURRENT) if {c.VOLTAGE, c.CURRENT} <= has else None
-    frame = (
-        series.select(used)
-        .with_row_index(_ROW)
-        .with_columns(
-            pl.col(c.STEP_COUNT).rle_id().alias(_STEP),
-            cycle.alias(_CYCLE),
-            *([power.alias(c.POWER)] if power is not None else []),
-        )
-    )
-    if power is not None:
-        has.add(c.POWER)
-    return (
-        frame.group_by(_STEP)
-        .agg(_step_aggregates(has))
-        .sort("Start index")
         .with_columns((pl.col("End time [s]") - pl.col("Start time [s]")).alias("Duration [s]"))
-        .drop(_STEP)
+        .with_columns(step_type(tolerances).alias(STEP_TYPE))
+        .pipe(_with_cycle_sums)
+        .select(output_columns(has))
+        .collect()
     )
 
 
@@ -152,20 +243,26 @@ def _last_or_null(name: str, has: set[str], alias: str) -> pl.Expr:
 
 def _step_aggregates(has: set[str]) -> list[pl.Expr]:
     exprs = [
-        pl.col(c.STEP_COUNT).first().cast(pl.Int64),
-        pl.col(_ROW).first().cast(pl.Int64).alias("Start index"),
-        pl.col(_ROW).last().cast(pl.Int64).alias("End index"),
+        pl.col(ROW).first().alias("Start index"),
+        pl.col(ROW).last().alias("End index"),
         _first_or_null(c.TIME, has, "Start time [s]", pl.Float64),
         _last_or_null(c.TIME, has, "End time [s]"),
         _first_or_null(c.VOLTAGE, has, "Start voltage [V]", pl.Float64),
         _last_or_null(c.VOLTAGE, has, "End voltage [V]"),
     ]
-    has_capacity = bool({c.DISCHARGE_CAPACITY, c.CHARGE_CAPACITY} & has)
+    # As in ionworksdata, capacities need both counters; energies are 0 when only the
+    # capacities exist, and null when neither does.
+    has_capacity = {c.DISCHARGE_CAPACITY, c.CHARGE_CAPACITY} <= has
+    # With Capacity [A.h] and current, ionworksdata resets the counters at each step
+    # and takes their absolute value, so a step's capacity is |last - first|.
+    absolute = {c.CAPACITY, c.CURRENT} <= has
     for name in _CUMULATIVE:
-        if name in has:
-            exprs.append((pl.col(name).last() - pl.col(name).first()).alias(name))
-        elif name in (c.DISCHARGE_ENERGY, c.CHARGE_ENERGY) and has_capacity:
-            exprs.append(pl.lit(0.0).alias(name))  # ionworksdata's default when only capacity exists
+        is_capacity = name in (c.DISCHARGE_CAPACITY, c.CHARGE_CAPACITY)
+        if name in has and (has_capacity or not is_capacity):
+            change = pl.col(name).last() - pl.col(name).first()
+            exprs.append((change.abs() if absolute and is_capacity else change).alias(name))
+        elif not is_capacity and has_capacity:
+            exprs.append(pl.lit(0.0).alias(name))
         else:
             exprs.append(pl.lit(None, dtype=pl.Float64).alias(name))
     for source, label in _STAT_SOURCES:
@@ -173,14 +270,14 @@ def _step_aggregates(has: set[str]) -> list[pl.Expr]:
     if c.TEMPERATURE in has:
         temperature = pl.col(c.TEMPERATURE)
         exprs += [
-            temperature.min().alias("Min temperature [degC]"),
-            temperature.max().alias("Max temperature [degC]"),
-            temperature.mean().alias("Mean temperature [degC]"),
+            temperature.min().alias(TEMPERATURE_STATS[0]),
+            temperature.max().alias(TEMPERATURE_STATS[1]),
+            temperature.mean().alias(TEMPERATURE_STATS[2]),
         ]
     exprs += [
         _first_or_null(c.STEP_FROM_CYCLER, has, c.STEP_FROM_CYCLER, pl.Int64),
         _first_or_null(c.CYCLE_FROM_CYCLER, has, c.CYCLE_FROM_CYCLER, pl.Int64),
-        pl.col(_CYCLE).first().alias(c.CYCLE_COUNT),
+        pl.col(CYCLE).first().fill_null(0).alias(c.CYCLE_COUNT),
     ]
     if c.FRAME in has:
         exprs.append(pl.col(c.FRAME).first())
@@ -194,21 +291,35 @@ def _statistics(source: str, label: str, has: set[str]) -> list[pl.Expr]:
         fill = 0.0 if source == c.FREQUENCY else None
         return [pl.lit(fill, dtype=pl.Float64).alias(name) for name in names]
     value = pl.col(source)
-    row = pl.col(_ROW)
-    # The first sample (and, past three samples, the last) often belongs to the
-    # transition into or out of the step; leaving them out keeps one switching
-    # sample from turning a constant-current step into an "Unknown" one.
-    inner = (row > row.min()) & ((pl.len() <= 3) | (row < row.max()))
+    std = value.std() if source == c.FREQUENCY else _trimmed(value).std()
     return [
         value.min().alias(names[0]),
         value.max().alias(names[1]),
         value.mean().alias(names[2]),
-        value.filter(inner).std().fill_null(0.0).alias(names[3]),
+        std.fill_null(0.0).alias(names[3]),
     ]
 
 
+def _trimmed(value: pl.Expr) -> pl.Expr:
+    """The step's values without its first sample (past two) and its last (past three).
+
+    The first sample often carries the previous step's setpoint and some cyclers log
+    the next step's first sample as a step's last; either would push a constant
+    step's spread past its tolerance. Same slice as ionworksdata's ``_trimmed_std``.
+    """
+    n = value.len()
+    head = (n > 2).cast(pl.UInt32)
+    tail = (n > 3).cast(pl.UInt32)
+    return value.slice(head, n - head - tail)
+
+
 def step_type(tolerances: Tolerances) -> pl.Expr:
-    """The §6.5 labelling rules, as an expression over a per-step frame."""
+    """The §6.5 labelling rules, as an expression over a per-step frame.
+
+    Exactly ionworksdata's ``_infer_step_type_expr``: a null comparison counts as
+    false, so a step without current but with a steady voltage is a "Constant
+    voltage charge".
+    """
     mean_current = pl.col("Mean current [A]")
     direction = pl.when(mean_current > 0).then(pl.lit("discharge")).otherwise(pl.lit("charge"))
 
@@ -218,35 +329,37 @@ def step_type(tolerances: Tolerances) -> pl.Expr:
     return (
         pl.when(pl.col("Mean frequency [Hz]") > EIS_FREQUENCY_TOL)
         .then(pl.lit("EIS"))
-        .when(mean_current.is_null())
-        .then(pl.lit("Unknown step type"))
         .when(mean_current.abs() < tolerances.rest)
         .then(pl.lit("Rest"))
         .when(pl.col("Std current [A]") < tolerances.constant_current)
         .then(typed("current"))
-        .when(pl.col("Std voltage [V]") < CV_VOLTAGE_STD_TOL)
+        .when(pl.col("Std voltage [V]").abs() < CV_VOLTAGE_STD_TOL)
         .then(typed("voltage"))
-        .when(pl.col("Std power [W]") < CP_POWER_STD_TOL)
+        .when(pl.col("Std power [W]").abs() < CP_POWER_STD_TOL)
         .then(typed("power"))
         .otherwise(pl.lit("Unknown step type"))
     )
 
 
-def _cycle_sums(schema: pl.Schema) -> list[pl.Expr]:
-    """Per-cycle sums of the step capacities/energies, repeated on each step of the cycle."""
-    has_capacity = c.DISCHARGE_CAPACITY in schema or c.CHARGE_CAPACITY in schema
-    exprs = []
-    for alias, source in _CYCLE_SUMS.items():
-        # A sum over an absent column would read 0; null says "not measured".
-        known = source in schema or (has_capacity and source in (c.DISCHARGE_ENERGY, c.CHARGE_ENERGY))
-        if known:
-            exprs.append(pl.col(source).sum().over(c.CYCLE_COUNT).alias(alias))
-        else:
-            exprs.append(pl.lit(None, dtype=pl.Float64).alias(alias))
-    return exprs
+def _with_cycle_sums(steps: pl.LazyFrame) -> pl.LazyFrame:
+    """Per-cycle sums of the step capacities/energies, repeated on each step of the cycle.
+
+    A column null on every step sums to null (ionworksdata sees it as a column of
+    nulls); otherwise nulls count as nothing. A grouped sum joined back, not a window:
+    the window's summation order varies from run to run in the last bit, and a job
+    run twice must store the same table.
+    """
+    sums = steps.group_by(c.CYCLE_COUNT, maintain_order=True).agg(
+        pl.col(source).sum().alias(alias) for alias, source in _CYCLE_SUMS.items()
+    )
+    measured = [
+        pl.when(pl.col(source).is_not_null().any()).then(pl.col(alias)).alias(alias)
+        for alias, source in _CYCLE_SUMS.items()
+    ]
+    return steps.join(sums, on=c.CYCLE_COUNT, how="left", maintain_order="left").with_columns(measured)
 
 
-def _output_order(schema: pl.Schema) -> list[str]:
+def output_columns(has: set[str]) -> list[str]:
     """Column order of ``steps.parquet``: identity, position, values, statistics, cycle sums."""
     order = [
         c.STEP_COUNT,
@@ -265,8 +378,8 @@ def _output_order(schema: pl.Schema) -> list[str]:
     ]
     for _, label in _STAT_SOURCES:
         order += [f"{kind} {label}" for kind in ("Min", "Max", "Mean", "Std")]
-    if c.TEMPERATURE in schema:
-        order += ["Min temperature [degC]", "Max temperature [degC]", "Mean temperature [degC]"]
-    if c.FRAME in schema:
+    if c.TEMPERATURE in has:
+        order += TEMPERATURE_STATS
+    if c.FRAME in has:
         order.append(c.FRAME)
     return order + list(_CYCLE_SUMS)

@@ -29,20 +29,30 @@ def check_uploaded_steps(series: pl.LazyFrame, steps_path: Path) -> pl.DataFrame
     and if it lacks them they are added from the series. Other columns are kept as
     uploaded.
     """
-    lf = parquet.scan(steps_path, WHAT)
-    with parquet.reading(steps_path, WHAT):
-        steps = lf.collect()
-    steps = _with_checked_dtypes(steps)
     bounds = (
         series.select(pl.col(c.STEP_COUNT))
         .with_row_index("__row")
         .group_by(c.STEP_COUNT)
-        .agg(
-            pl.col("__row").min().cast(pl.Int64).alias("__start"),
-            pl.col("__row").max().cast(pl.Int64).alias("__end"),
-        )
+        .agg(pl.col("__row").min().alias("Start index"), pl.col("__row").max().alias("End index"))
         .sort(c.STEP_COUNT)
         .collect()
+    )
+    return check_uploaded_steps_against(bounds, steps_path)
+
+
+def check_uploaded_steps_against(bounds: pl.DataFrame, steps_path: Path) -> pl.DataFrame:
+    """:func:`check_uploaded_steps` given the series' steps as ``Step count``, ``Start index``, ``End index``.
+
+    ``bounds`` may be the derived steps table itself, which saves a second pass over the series.
+    """
+    lf = parquet.scan(steps_path, WHAT)
+    with parquet.reading(steps_path, WHAT):
+        steps = lf.collect()
+    steps = _with_checked_dtypes(steps)
+    bounds = bounds.select(
+        pl.col(c.STEP_COUNT),
+        pl.col("Start index").cast(pl.Int64).alias("__start"),
+        pl.col("End index").cast(pl.Int64).alias("__end"),
     )
     _check_same_steps(steps, bounds)
     return _check_or_add_indexes(steps, bounds)

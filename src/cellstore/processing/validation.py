@@ -73,7 +73,7 @@ def check_series(
     that + 1 and the first time must not precede the existing last time.
     """
     schema = lf.collect_schema()
-    _check_columns(schema, required)
+    check_columns(schema, required)
     rules = _rules(schema, what=what, continues=continues)
     _run(lf, rules, what=what)
     return canonical_dtypes(lf, schema)
@@ -81,8 +81,13 @@ def check_series(
 
 def canonical_dtypes(lf: pl.LazyFrame, schema: pl.Schema | None = None) -> pl.LazyFrame:
     """Cast the known count and measured columns present in ``lf`` to their canonical dtypes."""
-    schema = schema if schema is not None else lf.collect_schema()
-    casts = [
+    casts = canonical_casts(schema if schema is not None else lf.collect_schema())
+    return lf.with_columns(casts) if casts else lf
+
+
+def canonical_casts(schema: pl.Schema) -> list[pl.Expr]:
+    """The casts that give the known columns of ``schema`` their canonical dtypes (none if they have them)."""
+    return [
         pl.col(name).cast(c.COUNT_DTYPE)
         for name in c.COUNT_COLUMNS
         if name in schema and schema[name] != c.COUNT_DTYPE
@@ -91,10 +96,9 @@ def canonical_dtypes(lf: pl.LazyFrame, schema: pl.Schema | None = None) -> pl.La
         for name in c.MEASURED_COLUMNS
         if name in schema and schema[name] != c.MEASURED_DTYPE
     ]
-    return lf.with_columns(casts) if casts else lf
 
 
-def _check_columns(schema: pl.Schema, required: Sequence[str]) -> None:
+def check_columns(schema: pl.Schema, required: Sequence[str] = (c.STEP_COUNT,)) -> None:
     """Rules that need only the schema: required columns present, known columns numeric."""
     for name in required:
         if name not in schema:

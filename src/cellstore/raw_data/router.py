@@ -10,9 +10,10 @@ from cellstore.accounts.auth import PrincipalDep
 from cellstore.core.database import SessionDep
 from cellstore.core.pagination import Page, PageParams, page_of, page_params
 from cellstore.core.schemas import id_path
-from cellstore.measurements.schemas import RawDataLinks
-from cellstore.raw_data import service
+from cellstore.measurements.schemas import CellMeasurementRead, RawDataLinks, present_measurement
+from cellstore.raw_data import conversion, service
 from cellstore.raw_data.schemas import (
+    ConvertRawData,
     RawDataConfirm,
     RawDataCreate,
     RawDataRead,
@@ -44,6 +45,28 @@ async def confirm_upload(
 ) -> dict[str, Any]:
     """Finish storing a raw-data file once its bytes are uploaded."""
     return present_raw_data(await service.confirm(session, principal, store, raw_data_id, body))
+
+
+@router.post(
+    "/raw_data/{raw_data_id}/convert",
+    response_model=CellMeasurementRead,
+    summary="Convert a raw instrument file into a time-series measurement (cellstore extension)",
+)
+async def convert(
+    body: ConvertRawData,
+    principal: PrincipalDep,
+    session: SessionDep,
+    store: StoreDep,
+    raw_data_id: RawDataId,
+) -> dict[str, Any]:
+    """Parse the stored file on the server into a new time-series measurement of a cell instance,
+    linked to this raw data. The format is recognised from the file's content (an unknown one answers
+    400 listing the formats cellstore reads); the measurement is answered at once with
+    ``processing_status: pending`` and moves to ``ready``, or ``failed`` with the reason, as it is
+    parsed and processed. Not part of the Ionworks API: a cellstore extension."""
+    return present_measurement(
+        await conversion.start_conversion(session, principal, store, raw_data_id, body)
+    )
 
 
 @router.get("/raw_data", response_model=Page[RawDataRead])

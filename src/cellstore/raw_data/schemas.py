@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from cellstore.core.schemas import IdText, Name
+from cellstore.measurements.schemas import MeasurementFields
 from cellstore.raw_data.models import RawData
 
 
@@ -68,3 +69,16 @@ def present_raw_data(raw: RawData) -> dict[str, Any]:
         "created_at": raw.created_at,
         "updated_at": raw.updated_at,
     }
+
+
+class ConvertRawData(BaseModel):
+    """What to make of a raw-data file: a time-series measurement of this cell instance."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cell_instance_id: IdText = Field(description="The cell the file measured; in the raw data's project.")
+    measurement: MeasurementFields = Field(
+        default_factory=MeasurementFields,
+        description="Metadata of the new measurement; the name defaults to the raw data's name. "
+        "start_time, test_setup and protocol are filled from the file where it says them.",
+    )

@@ -72,6 +72,12 @@ class ObjectStore(ABC):
         temporary file. Raises FileNotFoundError when the object does not exist.
         """
 
+    def head(self, key: str, size: int) -> bytes:
+        """The first ``size`` bytes of the object (all of it if shorter), without fetching the rest
+        where the backend allows. Raises FileNotFoundError when the object does not exist."""
+        with self.reading(key) as path, open(path, "rb") as file:
+            return file.read(size)
+
     @abstractmethod
     def list(self, prefix: str) -> Iterator[str]:
         """Keys under ``prefix``."""

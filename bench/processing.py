@@ -1,0 +1,327 @@
+"""Processing a stored series: cellstore against ionworksdata and a bare parquet read, side by side.
+
+    .venv/bin/python bench/processing.py                 # 1M, 10M and 50M rows
+    .venv/bin/python bench/processing.py --rows 1M,10M   # a quicker run
+
+For each size it writes a realistic cycling series (``bench/_series.py``: 1 Hz, CC
+discharge / rest / CC charge / CV hold / rest, cumulative capacity and energy
+columns, noise) as a client uploads it (polars, zstd) into a temporary directory,
+then measures, each in a fresh subprocess so that peak RSS is that measurement's own:
+
+* ``cellstore``: ``process_series`` — read, validate, steps, cycles, write both tables;
+* ``ionworksdata``: ``read_parquet`` + ``ionworksdata.steps.summarize`` +
+  ``ionworksdata.cycle_metrics.get_cycle_metrics`` (skipped where its estimated
+  memory exceeds ``--iwdata-max-gb``);
+* ``polars read``: a bare ``polars.read_parquet`` of the same file;
+* ``extend``: 10,000 more rows appended to the 10M series as a new version, with the
+  steps recomputed from the previous version's (``extend_series``).
+
+Wall time is the median of ``--repeat`` runs, with the best run beside it (the
+machine may be shared); CPU time is user + system of the median run; peak RSS is
+the largest VmHWM of the runs. The targets of issue 4 are checked on the medians.
+Everything generated is deleted on exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench._series import RATED_CAPACITY_AH, cycling_chunks  # noqa: E402
+
+EXTEND_ROWS = 10_000
+#: ionworksdata holds the whole frame plus its derived columns and group-by state.
+IWDATA_BYTES_PER_ROW = 300
+
+# Each measurement is one of these snippets, run as ``python -c`` with the paths in argv.
+_PRELUDE = """
+import json, resource, sys, time
+from pathlib import Path
+import polars as pl
+args = [Path(a) for a in sys.argv[1:]]
+def done(**figures):
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    figures["cpu"] = usage.ru_utime + usage.ru_stime - cpu0
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent across exec.
+    status = Path("/proc/self/status").read_text()
+    figures["rss_mb"] = int(status.split("VmHWM:")[1].split()[0]) / 1024
+    print("RESULT " + json.dumps(figures))
+"""
+_START = """
+usage0 = resource.getrusage(resource.RUSAGE_SELF); cpu0 = usage0.ru_utime + usage0.ru_stime
+t0 = time.perf_counter()
+"""
+SNIPPETS = {
+    "cellstore": """
+from cellstore.processing.pipeline import process_series
+"""
+    + _START
+    + """
+steps, cycles = args[1] / "steps.parquet", args[1] / "cycles.parquet"
+result = process_series(args[0], steps, cycles, rated_capacity_ah=RATED)
+done(wall=time.perf_counter() - t0, rows=result.rows, steps=result.steps, cycles=result.cycles)
+""",
+    "ionworksdata": """
+import ionworksdata
+spec = {"ratings": {"capacity": {"value": RATED, "unit": "A.h"}}}
+"""
+    + _START
+    + """
+df = pl.read_parquet(args[0])
+t1 = time.perf_counter()
+steps = ionworksdata.steps.summarize(df, cell_spec=spec)
+cycles = ionworksdata.cycle_metrics.get_cycle_metrics(steps)
+done(wall=time.perf_counter() - t0, compute=time.perf_counter() - t1, rows=df.height, steps=steps.height)
+""",
+    "polars read": _START
+    + """
+df = pl.read_parquet(args[0])
+done(wall=time.perf_counter() - t0, rows=df.height)
+""",
+    "extend": """
+from cellstore.processing import parquet, stream
+from cellstore.processing.cycles import cycle_metrics
+from cellstore.processing.pipeline import append_series
+base, delta, work = args
+previous = work / "steps.parquet"
+existing_rows = parquet.row_count(base, "series")
+"""
+    + _START
+    + """
+rows = append_series(base, delta, work / "extended.parquet")
+t1 = time.perf_counter()
+steps = stream.extend_steps(work / "extended.parquet", pl.read_parquet(previous), existing_rows, RATED)
+assert steps is not None, "the previous steps were not usable"
+parquet.write(steps, work / "steps_v1.parquet")
+parquet.write(cycle_metrics(steps), work / "cycles_v1.parquet")
+done(wall=time.perf_counter() - t0, append=t1 - t0, recompute=time.perf_counter() - t1, rows=rows)
+""",
+}
+
+
+@dataclass
+class Figure:
+    wall: float  # median
+    best: float
+    cpu: float
+    rss_mb: float
+    extra: dict
+
+
+def parse_rows(text: str) -> list[int]:
+    sizes = []
+    for part in text.split(","):
+        part = part.strip().upper()
+        scale = {"K": 1_000, "M": 1_000_000}.get(part[-1:], 1)
+        sizes.append(int(float(part.rstrip("KM")) * scale))
+    return sizes
+
+
+def label(rows: int) -> str:
+    return f"{rows // 1_000_000}M" if rows % 1_000_000 == 0 else f"{rows:,}"
+
+
+def write_series(path: Path, rows: int, *, start: int = 0) -> None:
+    """Write rows as the client does (polars, zstd), in parts so that 50M rows never sit in memory."""
+    import polars as pl
+
+    parts_dir = path.with_suffix(".parts")
+    parts_dir.mkdir()
+    try:
+        parts = []
+        for i, chunk in enumerate(cycling_chunks(rows, start=start, chunk_rows=4 << 20)):
+            part = parts_dir / f"{i:05d}.parquet"
+            chunk.write_parquet(part, compression="zstd")
+            parts.append(part)
+        pl.scan_parquet(parts).sink_parquet(path, compression="zstd", row_group_size=512 * 512)
+    finally:
+        shutil.rmtree(parts_dir)
+
+
+def measure(kind: str, paths: list[Path], repeat: int) -> Figure:
+    code = _PRELUDE.replace("RATED", repr(RATED_CAPACITY_AH)) + SNIPPETS[kind].replace(
+        "RATED", repr(RATED_CAPACITY_AH)
+    )
+    runs = []
+    for _ in range(repeat):
+        done = subprocess.run(
+            [sys.executable, "-c", code, *map(str, paths)],
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=ROOT,
+        )
+        lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+        if done.returncode != 0 or not lines:
+            raise SystemExit(f"{kind} failed:\n{done.stdout}\n{done.stderr}")
+        runs.append(json.loads(lines[-1][len("RESULT ") :]))
+    runs.sort(key=lambda r: r["wall"])
+    median = runs[len(runs) // 2]
+    extra = {k: v for k, v in median.items() if k not in ("wall", "cpu", "rss_mb")}
+    return Figure(
+        statistics.median(r["wall"] for r in runs),
+        runs[0]["wall"],
+        median["cpu"],
+        max(r["rss_mb"] for r in runs),
+        extra,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--rows", default="1M,10M,50M", help="comma-separated sizes, e.g. 1M,10M (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="runs per measurement up to 10M rows (50M: once)"
+    )
+    parser.add_argument(
+        "--iwdata-max-gb", type=float, default=8.0, help="skip ionworksdata above this memory"
+    )
+    parser.add_argument("--tmp", type=Path, default=None, help="where to write the generated files")
+    options = parser.parse_args()
+    sizes = parse_rows(options.rows)
+    try:
+        import ionworksdata  # noqa: F401
+
+        have_iwdata = True
+    except ImportError:
+        have_iwdata = False
+        print("ionworksdata is not installed: its column is skipped (see pyproject's test extra)")
+
+    results: dict[tuple[int, str], Figure | str] = {}
+    with tempfile.TemporaryDirectory(prefix="cellstore-bench-", dir=options.tmp) as tmp:
+        root = Path(tmp)
+        for rows in sizes:
+            series = root / f"series_{label(rows)}.parquet"
+            work = root / f"work_{label(rows)}"
+            work.mkdir()
+            print(f"writing {label(rows)} rows ...", flush=True)
+            write_series(series, rows)
+            repeat = options.repeat if rows <= 10_000_000 else 1
+            for kind in ("polars read", "cellstore", "ionworksdata"):
+                if kind == "ionworksdata":
+                    estimate_gb = rows * IWDATA_BYTES_PER_ROW / 1e9
+                    if not have_iwdata:
+                        results[(rows, kind)] = "not installed"
+                        continue
+                    if estimate_gb > options.iwdata_max_gb:
+                        results[(rows, kind)] = f"skipped: needs ~{estimate_gb:.0f} GB"
+                        continue
+                print(f"  {kind} ...", flush=True)
+                results[(rows, kind)] = measure(kind, [series, work], repeat)
+            if rows == 10_000_000:
+                delta = root / "extend_delta.parquet"
+                write_series(delta, EXTEND_ROWS, start=rows)
+                print("  extend ...", flush=True)
+                # The previous version's steps are the cellstore run's; each run writes a new version.
+                results[(rows, "extend")] = measure("extend", [series, delta, work], repeat)
+            series.unlink()
+            shutil.rmtree(work)
+    report(sizes, results)
+
+
+def report(sizes: list[int], results: dict[tuple[int, str], Figure | str]) -> None:
+    print()
+    print(
+        f"{'rows':>5}  {'measurement':<38} {'wall s':>7} {'best s':>7} {'CPU s':>6} "
+        f"{'rows/s':>12} {'peak RSS MB':>11}"
+    )
+    for rows in sizes:
+        for kind in ("polars read", "cellstore", "ionworksdata", "extend"):
+            figure = results.get((rows, kind))
+            if figure is None:
+                continue
+            if isinstance(figure, str):
+                print(f"{label(rows):>5}  {kind:<38} {figure}")
+                continue
+            name = kind
+            if kind == "ionworksdata":
+                name = f"ionworksdata (summarize+cycles {figure.extra['compute']:.2f}s)"
+            if kind == "extend":
+                name = f"extend {EXTEND_ROWS:,} rows (append {figure.extra['append']:.2f}s)"
+            counted = EXTEND_ROWS if kind == "extend" else rows
+            print(
+                f"{label(rows):>5}  {name:<38} {figure.wall:7.3f} {figure.best:7.3f} {figure.cpu:6.2f} "
+                f"{counted / figure.wall:12,.0f} {figure.rss_mb:11.0f}"
+            )
+    print()
+    checks = []
+
+    def get(rows: int, kind: str) -> Figure | None:
+        figure = results.get((rows, kind))
+        return figure if isinstance(figure, Figure) else None
+
+    for rows in sizes:
+        cellstore, iwdata, read = get(rows, "cellstore"), get(rows, "ionworksdata"), get(rows, "polars read")
+        if cellstore and iwdata:
+            ratio = iwdata.wall / cellstore.wall
+            strict = iwdata.extra["compute"] / cellstore.wall
+            target = rows == 10_000_000
+            checks.append(
+                (
+                    f"{label(rows)}: throughput vs ionworksdata (read+summarize+cycles)",
+                    f"{ratio:.2f}x (vs its summarize+cycles alone: {strict:.2f}x)",
+                    ">= 2x",
+                    ratio >= 2 if target else None,
+                )
+            )
+        if cellstore and read:
+            ratio = cellstore.wall / read.wall
+            cpu = cellstore.cpu / read.cpu
+            checks.append(
+                (
+                    f"{label(rows)}: processing / bare polars read",
+                    f"{ratio:.2f}x wall ({cpu:.2f}x CPU)",
+                    "<= 1.5x",
+                    ratio <= 1.5 if rows == 10_000_000 else None,
+                )
+            )
+        if cellstore and rows >= 50_000_000:
+            checks.append(
+                (
+                    f"{label(rows)}: peak RSS of processing",
+                    f"{cellstore.rss_mb:.0f} MB",
+                    "<= 600 MB",
+                    cellstore.rss_mb <= 600,
+                )
+            )
+        extend = get(rows, "extend")
+        if extend and cellstore:
+            recompute = extend.extra["recompute"] / cellstore.wall
+            checks.append(
+                (
+                    f"{label(rows)}: extend {EXTEND_ROWS:,} rows, steps+cycles recompute / whole",
+                    f"{recompute:.1%}",
+                    "<= 5%",
+                    recompute <= 0.05,
+                )
+            )
+            checks.append(
+                (
+                    f"{label(rows)}: extend {EXTEND_ROWS:,} rows, all (with new series file) / whole",
+                    f"{extend.wall / cellstore.wall:.1%} (series copy {extend.extra['append']:.2f} s)",
+                    "<= 5%",
+                    extend.wall / cellstore.wall <= 0.05,
+                )
+            )
+    width = max((len(c[0]) for c in checks), default=10)
+    for name, value, target, passed in checks:
+        verdict = "" if passed is None else ("PASS" if passed else "FAIL")
+        print(f"{name:<{width}}  {value:<44} target {target:<8} {verdict}")
+
+
+if __name__ == "__main__":
+    main()

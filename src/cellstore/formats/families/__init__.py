@@ -1,0 +1,1 @@
+"""The instrument families; importing this package registers every reader with the detector."""

@@ -1,0 +1,298 @@
+"""One pass over a stored series, a batch of rows at a time: validation and step summaries together.
+
+Reading the parquet is most of the cost of processing a series, so it is read once,
+in batches of half a million rows (the next one decoded on a thread while this one is
+worked on), and each batch is checked (the row rules of
+:mod:`~cellstore.processing.validation`, continuing from the end of the batch before)
+and reduced to one row per step. Peak memory is then about two batches plus the open
+step, not the series (under 400 MB at 50M rows): a step cut by the end of a batch
+stays open (its rows kept) until the batch where it ends, and is aggregated whole, so
+every statistic is computed exactly as on the whole series. The price is that one
+step of many millions of rows is held whole; cycler data has nothing like it.
+
+When a batch breaks a rule the whole series is validated the ordinary way, so the
+error names the same rows and counts as :func:`~cellstore.processing.validation.validate_series`.
+"""
+
+from __future__ import annotations
+
+import math
+import queue
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from cellstore.processing import columns as c
+from cellstore.processing import parquet
+from cellstore.processing import steps as s
+from cellstore.processing.errors import SeriesError
+from cellstore.processing.validation import (
+    Boundary,
+    canonical_casts,
+    check_columns,
+    check_series,
+    validate_series,
+)
+
+#: Rows per batch: large enough that per-batch overheads vanish, small enough to keep memory flat.
+BATCH_ROWS = 1 << 19
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The steps of a series (labelled, with cycle sums), its row count and column names."""
+
+    steps: pl.DataFrame
+    rows: int
+    columns: list[str]
+
+
+@dataclass
+class _Accumulator:
+    """Steps aggregated so far, and the rows of the step still open at the end of the last batch."""
+
+    has: set[str]
+    parts: list[pl.DataFrame] = field(default_factory=list)
+    open_rows: list[pl.DataFrame] = field(default_factory=list)
+    open_step: int | None = None
+
+    def add(self, prepared: pl.DataFrame) -> None:
+        """Take a prepared batch whose rows follow those already added."""
+        counts = prepared[c.STEP_COUNT]
+        if self.open_step is not None:
+            if counts[0] == self.open_step:
+                end = counts.search_sorted(self.open_step, side="right")
+                self.open_rows.append(prepared.slice(0, end))
+                if end == prepared.height:
+                    return  # the open step fills the whole batch
+                prepared, counts = prepared.slice(end), counts.slice(end)
+            self.close()
+        last = counts[-1]
+        start = counts.search_sorted(last, side="left")
+        if start:
+            self.parts.append(s.aggregate(prepared.slice(0, start), self.has))
+        self.open_rows, self.open_step = [prepared.slice(start)], last
+
+    def close(self) -> None:
+        if self.open_rows:
+            self.parts.append(s.aggregate(pl.concat(self.open_rows), self.has))
+        self.open_rows, self.open_step = [], None
+
+    def per_step(self) -> pl.DataFrame:
+        self.close()
+        return pl.concat(self.parts) if len(self.parts) > 1 else self.parts[0]
+
+
+def summarize_file(path: Path, rated_capacity_ah: float | None, *, batch_rows: int = BATCH_ROWS) -> Summary:
+    """Validate the parquet series at ``path`` and summarise its steps, in one streaming pass."""
+    series = parquet.scan(path, parquet.SERIES)
+    schema = series.collect_schema()
+    check_columns(schema)
+    with parquet.reading(path, parquet.SERIES):
+        rows = series.select(pl.len()).collect().item()
+        batches = read_batches(series.select(_read_columns(schema)), rows, batch_rows)
+        per_step, rows = _summarize_batches(batches, schema, whole=series)
+    return Summary(s.finish(per_step, set(s.used_columns(schema)), rated_capacity_ah), rows, schema.names())
+
+
+def read_batches(
+    lf: pl.LazyFrame, rows: int, batch_rows: int = BATCH_ROWS, *, start: int = 0
+) -> Iterator[pl.DataFrame]:
+    """Rows ``start`` to ``rows`` of a parquet scan in order, ``batch_rows`` at a time, reading ahead by one.
+
+    Each batch is a slice of the scan, so polars reads only the row groups it needs.
+    A thread reads the next batch while the caller works on this one (polars releases
+    the GIL), but never further ahead, so memory stays at about two batches however
+    fast the file can be read.
+    """
+    if rows - start <= batch_rows:  # one batch (an extend's tail, a small series): no thread
+        if rows > start:
+            yield lf.slice(start, rows - start).collect()
+        return
+    ahead: queue.SimpleQueue[tuple[pl.DataFrame | None, BaseException | None]] = queue.SimpleQueue()
+    may_read = threading.Semaphore(1)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for offset in range(start, rows, batch_rows):
+                may_read.acquire()
+                if stop.is_set():
+                    return
+                ahead.put((lf.slice(offset, batch_rows).collect(), None))
+            ahead.put((None, None))
+        except BaseException as exc:  # handed to the consumer, which raises it
+            ahead.put((None, exc))
+
+    thread = threading.Thread(target=produce, name="cellstore-read-ahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            batch, error = ahead.get()
+            may_read.release()
+            if error is not None:
+                raise error
+            if batch is None:
+                return
+            yield batch
+            del batch
+    finally:
+        stop.set()
+        may_read.release()
+        thread.join()
+
+
+def extend_steps(
+    path: Path,
+    previous: pl.DataFrame,
+    previous_rows: int,
+    rated_capacity_ah: float | None,
+    *,
+    batch_rows: int = BATCH_ROWS,
+) -> pl.DataFrame | None:
+    """The steps of the (validated) series at ``path``, given ``previous``, those of its first rows.
+
+    ``previous`` summarises the first ``previous_rows`` rows. Only the rows from the
+    start of its last step on are read and aggregated (that step may continue in the
+    new rows); the earlier steps are kept as they are. Labels and cycle sums are then
+    redone over all steps, since new rows can change the tolerances and a cycle's
+    sums. Returns None when ``previous`` is not a derived steps table ending at row
+    ``previous_rows - 1`` (an uploaded table, another version's, or one of another
+    schema); the caller then processes the whole series.
+    """
+    series = parquet.scan(path, parquet.SERIES)
+    schema = series.collect_schema()
+    used = s.used_columns(schema)
+    has = set(used)
+    if previous.columns != s.output_columns(has) or previous.height == 0:
+        return None
+    if previous["End index"][-1] != previous_rows - 1 or previous[c.STEP_COUNT].null_count():
+        return None
+    last_start, last_cycle = int(previous["Start index"][-1]), int(previous[c.CYCLE_COUNT][-1])
+    # One row before the last step, so its cycle number is computed against its predecessor.
+    begin = max(last_start - 1, 0)
+    casts = _casts(schema, used)
+    accumulator = _Accumulator(has)
+    carry, skip, shift = s.Carry(rows=begin), last_start - begin, None
+    with parquet.reading(path, parquet.SERIES):
+        total = series.select(pl.len()).collect().item()
+        for batch in read_batches(series.select(used), total, batch_rows, start=begin):
+            prepared = s.prepare(batch.with_columns(casts) if casts else batch, has, carry)
+            carry = carry.after(prepared, has)  # unshifted: it feeds the next batch's prepare
+            dropped = min(skip, prepared.height)
+            prepared, skip = prepared.slice(dropped), skip - dropped
+            if prepared.height == 0:
+                continue
+            if shift is None:  # the last previous step's cycle number is known: count on from it
+                shift = last_cycle - prepared[s.CYCLE][0]
+            if shift:
+                prepared = prepared.with_columns(pl.col(s.CYCLE) + shift)
+            accumulator.add(prepared)
+    if accumulator.open_step is None and not accumulator.parts:
+        return None
+    tail = accumulator.per_step()
+    kept = previous.head(previous.height - 1).select(tail.columns)
+    per_step = pl.concat([kept, tail], how="vertical_relaxed")
+    return s.finish(per_step, has, rated_capacity_ah)
+
+
+def summarize_frames(
+    batches: Iterable[pl.DataFrame], schema: pl.Schema, rated_capacity_ah: float | None
+) -> pl.DataFrame:
+    """:func:`summarize_file` over frames already in memory (tests: any batch boundaries)."""
+    batches = list(batches)
+    whole = pl.concat(batches).lazy() if batches else pl.LazyFrame(schema=schema)
+    per_step, _ = _summarize_batches(batches, schema, whole=whole)
+    return s.finish(per_step, set(s.used_columns(schema)), rated_capacity_ah)
+
+
+def _casts(schema: pl.Schema, read: list[str]) -> list[pl.Expr]:
+    """The canonical-dtype casts of the columns read (the others are not in the batches)."""
+    return canonical_casts(pl.Schema({name: schema[name] for name in read}))
+
+
+def _read_columns(schema: pl.Schema) -> list[str]:
+    """What the summary and the row rules read (``Cycle count`` only for the whole-number rule of floats)."""
+    extra = [c.CYCLE_COUNT] if c.CYCLE_COUNT in schema and schema[c.CYCLE_COUNT].is_float() else []
+    return s.used_columns(schema) + extra
+
+
+def _summarize_batches(
+    batches: Iterable[pl.DataFrame], schema: pl.Schema, *, whole: pl.LazyFrame
+) -> tuple[pl.DataFrame, int]:
+    used = s.used_columns(schema)
+    has = set(used)
+    casts = _casts(schema, _read_columns(schema))
+    accumulator = _Accumulator(has)
+    boundary, carry = None, s.Carry()
+    for batch in batches:
+        if batch.height == 0:
+            continue
+        checked = _checked(batch, boundary, casts, whole)
+        prepared = s.prepare(checked.select(used), has, carry)
+        accumulator.add(prepared)
+        boundary = _end(prepared, boundary)
+        carry = carry.after(prepared, has)
+    if carry.rows == 0:
+        validate_series(whole)  # raises "has no rows"
+    return accumulator.per_step(), carry.rows
+
+
+def _checked(
+    batch: pl.DataFrame, boundary: Boundary | None, casts: list[pl.Expr], whole: pl.LazyFrame
+) -> pl.DataFrame:
+    """The batch with canonical dtypes, once it passes the row rules (continuing ``boundary``)."""
+    if not _plainly_valid(batch, boundary):
+        try:
+            check_series(batch.lazy(), what=parquet.SERIES, continues=boundary)
+        except SeriesError:
+            validate_series(whole)  # the same error, worded for the whole series
+            raise
+    return batch.with_columns(casts) if casts else batch
+
+
+def _plainly_valid(batch: pl.DataFrame, boundary: Boundary | None) -> bool:
+    """A fast sufficient test of the row rules: true only if none can fail.
+
+    One pass of simple aggregates (finite counts, min/max of row-to-row changes);
+    batches it does not clear, such as ones with EIS rows whose time is null or with
+    float counters, go through the exact rules of :func:`check_series`.
+    """
+    names = batch.columns
+    if any(name in names and batch.schema[name].is_float() for name in c.COUNT_COLUMNS):
+        return False
+    if any(batch[name].null_count() for name in c.NON_NULL_COLUMNS if name in names):
+        return False
+    step = batch[c.STEP_COUNT]
+    first = boundary.step_count if boundary is not None else 0
+    starts = first <= step[0] <= first + (boundary is not None)
+    # Non-decreasing with as many distinct values as the range spans: rises of 0 or 1 only.
+    if not (starts and step.is_sorted() and step[-1] - step[0] <= _changes(step)):
+        return False
+    if c.TIME in names:
+        time = batch[c.TIME]
+        after = boundary.time if boundary is not None and boundary.time is not None else -math.inf
+        if not time.is_sorted() or time[0] < after:
+            return False
+    # A sum is finite only if every value is (or it overflowed: then the exact rules decide).
+    floats = [name for name in c.NON_NULL_COLUMNS if name in names and batch.schema[name].is_float()]
+    sums = batch.select(pl.col(floats).sum()).row(0) if floats else ()
+    return all(math.isfinite(total) for total in sums)
+
+
+def _changes(step: pl.Series) -> int:
+    """How many times a sorted series changes value."""
+    return step.len() - 1 - int((step.diff() == 0).sum())
+
+
+def _end(prepared: pl.DataFrame, before: Boundary | None) -> Boundary:
+    """Where the next batch must continue from: the last step and the last known time."""
+    time = before.time if before is not None else None
+    if c.TIME in prepared.columns:
+        known = prepared[c.TIME].drop_nulls()
+        if known.len():
+            time = known[-1]
+    return Boundary(step_count=int(prepared[c.STEP_COUNT][-1]), time=time)

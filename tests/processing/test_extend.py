@@ -1,0 +1,135 @@
+"""Extending a series: the byte-level parquet append, and steps recomputed only from the last step on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pyarrow.parquet as pq
+import pytest
+from bench._series import cycling_series
+from polars.testing import assert_frame_equal
+
+from cellstore.processing import parquet, stream
+from cellstore.processing.parquet_append import append_parquet
+from cellstore.processing.pipeline import append_series, extend_series, process_series
+
+SCALE = 0.05  # cycles of about 630 rows
+
+
+def write(frame: pl.DataFrame, path: Path) -> Path:
+    frame.write_parquet(path, compression=parquet.COMPRESSION, row_group_size=1000)
+    return path
+
+
+def assert_same_as_whole(
+    tmp_path: Path, combined: Path, steps: Path, cycles: Path, rated: float | None
+) -> None:
+    whole = tmp_path / "whole"
+    process_series(combined, whole / "steps.parquet", whole / "cycles.parquet", rated_capacity_ah=rated)
+    assert_frame_equal(pl.read_parquet(steps), pl.read_parquet(whole / "steps.parquet"), rel_tol=1e-12)
+    assert_frame_equal(pl.read_parquet(cycles), pl.read_parquet(whole / "cycles.parquet"), rel_tol=1e-12)
+
+
+def test_byte_append_keeps_the_existing_bytes_and_reads_back_whole(tmp_path: Path) -> None:
+    base = write(cycling_series(5_000, scale=SCALE), tmp_path / "base.parquet")
+    delta = cycling_series(1_234, start=5_000, scale=SCALE)
+    out = tmp_path / "out.parquet"
+    append_series(base, write(delta, tmp_path / "delta.parquet"), out)
+    body = base.read_bytes()
+    footer_length = int.from_bytes(body[-8:-4], "little")
+    assert out.read_bytes().startswith(body[: len(body) - 8 - footer_length])  # not re-encoded
+    assert_frame_equal(pl.read_parquet(out), cycling_series(6_234, scale=SCALE))
+    metadata = pq.ParquetFile(out).metadata
+    assert (metadata.num_rows, metadata.num_row_groups) == (6_234, 6)
+    window = pl.scan_parquet(out).slice(4_990, 20).collect()  # range reads across the seam
+    assert_frame_equal(window, cycling_series(20, start=4_990, scale=SCALE))
+    assert metadata.row_group(5).column(0).has_offset_index  # page indexes moved with the pages
+
+
+def test_append_of_a_file_from_another_writer_falls_back_to_rewriting(tmp_path: Path) -> None:
+    series = cycling_series(3_000, scale=SCALE)
+    base = tmp_path / "base.parquet"
+    pq.write_table(series.head(2_000).to_arrow(), base, compression="snappy", row_group_size=700)
+    assert not append_parquet(
+        base, write(series.tail(1_000), tmp_path / "d0.parquet"), tmp_path / "x.parquet"
+    )
+    out = tmp_path / "out.parquet"
+    append_series(base, write(series.tail(1_000), tmp_path / "delta.parquet"), out)
+    assert_frame_equal(pl.read_parquet(out), series)
+
+
+@pytest.mark.parametrize(
+    ("existing_rows", "delta_rows"),
+    [
+        (5_000, 10),  # the extension continues the last step
+        (5_000, 3_000),  # ... and goes on for several cycles
+        (4_455, 200),  # the existing series ends exactly at a step boundary
+        (1, 50),  # the existing series is a single row
+    ],
+)
+@pytest.mark.parametrize("rated", [5.0, None])
+def test_extend_recomputes_the_tail_and_equals_processing_the_whole(
+    tmp_path: Path, existing_rows: int, delta_rows: int, rated: float | None
+) -> None:
+    base = write(cycling_series(existing_rows, scale=SCALE), tmp_path / "base.parquet")
+    previous = tmp_path / "previous"
+    process_series(base, previous / "steps.parquet", previous / "cycles.parquet", rated_capacity_ah=rated)
+    delta = write(cycling_series(delta_rows, start=existing_rows, scale=SCALE), tmp_path / "delta.parquet")
+    out, steps, cycles = tmp_path / "out.parquet", tmp_path / "steps.parquet", tmp_path / "cycles.parquet"
+    result = extend_series(
+        base, delta, out, steps, cycles, previous_steps=previous / "steps.parquet", rated_capacity_ah=rated
+    )
+    assert result.rows == existing_rows + delta_rows
+    assert_same_as_whole(tmp_path, out, steps, cycles, rated)
+
+
+def test_a_larger_current_in_the_extension_relabels_earlier_steps(tmp_path: Path) -> None:
+    """Without a rated capacity the tolerances follow the largest current, which the extension can raise."""
+    series = cycling_series(3_000, scale=SCALE)
+    base = write(series, tmp_path / "base.parquet")
+    process_series(base, tmp_path / "p" / "steps.parquet", tmp_path / "p" / "cycles.parquet")
+    spike = cycling_series(5, start=3_000, scale=SCALE).with_columns(pl.lit(900.0).alias("Current [A]"))
+    delta = write(spike, tmp_path / "delta.parquet")
+    out, steps, cycles = tmp_path / "out.parquet", tmp_path / "steps.parquet", tmp_path / "cycles.parquet"
+    extend_series(base, delta, out, steps, cycles, previous_steps=tmp_path / "p" / "steps.parquet")
+    assert_same_as_whole(tmp_path, out, steps, cycles, None)
+
+
+def test_successive_extends(tmp_path: Path) -> None:
+    current = write(cycling_series(2_000, scale=SCALE), tmp_path / "v0.parquet")
+    previous = tmp_path / "s0.parquet"
+    process_series(current, previous, tmp_path / "c0.parquet", rated_capacity_ah=5.0)
+    start = 2_000
+    for version in range(1, 5):
+        delta = write(cycling_series(700, start=start, scale=SCALE), tmp_path / f"d{version}.parquet")
+        out, steps = tmp_path / f"v{version}.parquet", tmp_path / f"s{version}.parquet"
+        cycles = tmp_path / f"c{version}.parquet"
+        extend_series(current, delta, out, steps, cycles, previous_steps=previous, rated_capacity_ah=5.0)
+        current, previous, start = out, steps, start + 700
+    assert_frame_equal(pl.read_parquet(current), cycling_series(start, scale=SCALE))
+    assert_same_as_whole(tmp_path, current, previous, tmp_path / "c4.parquet", 5.0)
+
+
+def test_a_steps_table_of_another_series_is_not_used(tmp_path: Path) -> None:
+    base = write(cycling_series(3_000, scale=SCALE), tmp_path / "base.parquet")
+    other = write(cycling_series(2_000, scale=SCALE, seed=9), tmp_path / "other.parquet")
+    process_series(other, tmp_path / "other_steps.parquet", tmp_path / "other_cycles.parquet")
+    delta = write(cycling_series(100, start=3_000, scale=SCALE), tmp_path / "delta.parquet")
+    out, steps, cycles = tmp_path / "out.parquet", tmp_path / "steps.parquet", tmp_path / "cycles.parquet"
+    extend_series(base, delta, out, steps, cycles, previous_steps=tmp_path / "other_steps.parquet")
+    assert_same_as_whole(tmp_path, out, steps, cycles, None)
+
+
+@pytest.mark.parametrize("batch_rows", [1, 2, 7, 500])
+def test_the_tail_in_small_batches_counts_cycles_on(tmp_path: Path, batch_rows: int) -> None:
+    """Cycles change inside the tail; the cycle numbers continue those of the previous steps."""
+    base = write(cycling_series(1_500, scale=0.02), tmp_path / "base.parquet")
+    previous = tmp_path / "steps.parquet"
+    process_series(base, previous, tmp_path / "cycles.parquet")
+    out = tmp_path / "out.parquet"
+    append_series(base, write(cycling_series(900, start=1_500, scale=0.02), tmp_path / "d.parquet"), out)
+    steps = stream.extend_steps(out, pl.read_parquet(previous), 1_500, None, batch_rows=batch_rows)
+    assert steps is not None
+    assert steps["Cycle count"].n_unique() > pl.read_parquet(previous)["Cycle count"].n_unique() + 1
+    assert_frame_equal(steps, stream.summarize_file(out, None).steps, rel_tol=1e-12)
