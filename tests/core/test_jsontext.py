@@ -36,3 +36,21 @@ def test_a_huge_custom_field_comes_back_as_sent(server: LiveServer, tenant: Tena
     instance_id = http.get(path).json()["cell_instance_id"]
     listed = json.loads(http.get(f"/cell_instances/{instance_id}/cell_measurements").text)
     assert [item["cycler_serial"] for item in listed["items"]] == [HUGE]
+
+
+def test_a_list_row_and_the_single_read_answer_the_same_json(server: LiveServer, tenant: Tenant) -> None:
+    """List pages write JSON columns out as stored text; the single read parses them: same answer."""
+    http = server.http(tenant.api_key)
+    measurement_id = make_measurement(http, tenant)
+    path = f"/cell_measurements/{measurement_id}"
+    fields = {
+        "tags": ["b", "a é"],
+        "protocol": {"name": "RPT", "steps": [{"c_rate": 0.5}, None], "ambient_temperature_degc": 25},
+        "test_setup": {"cycler": "Neware", "channel_number": 7},
+        "notes": "ü\nline two",
+        "nested_custom": {"list": [1, 2.5, "x", True, None]},
+    }
+    assert http.patch(path, json=fields).status_code == 200
+    single = http.get(path).json()
+    listed = http.get(f"/cell_instances/{single['cell_instance_id']}/cell_measurements").json()["items"]
+    assert listed == [single]

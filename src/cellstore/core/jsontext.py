@@ -17,11 +17,35 @@ import orjson
 _LONG_DIGIT_RUN = re.compile(r"\d{19}")
 
 
+class RawJson:
+    """JSON text as the database holds it, written into an answer as is: a list page need not
+    parse every JSON column of every row only to serialise it again."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+def _as_fragment(value: Any) -> Any:
+    if isinstance(value, RawJson):
+        return orjson.Fragment(value.text)
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def _as_value(value: Any) -> Any:
+    if isinstance(value, RawJson):
+        return loads(value.text)
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
 def dumps(content: Any) -> bytes:
     try:
-        return orjson.dumps(content)
+        return orjson.dumps(content, default=_as_fragment)
     except TypeError:
-        return json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+        return json.dumps(
+            content, ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=_as_value
+        ).encode()
 
 
 def dumps_text(content: Any) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Row, Select, or_, select
+from sqlalchemy import JSON, Row, Select, Text, cast, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cellstore.cells.models import CellInstance, CellSpecification
@@ -42,8 +42,16 @@ def measurements(principal: Principal) -> Select[Any]:
 
 
 def measurement_rows(principal: Principal) -> Select[Any]:
-    """Plain rows of the table rather than ORM objects, for list pages, which load them faster."""
-    return select(CellMeasurement.__table__).where(visible(principal, CellMeasurement))
+    """Plain rows of the table rather than ORM objects, for list pages, which load them faster.
+
+    JSON columns come as their text, which the page writes out as is
+    (:class:`cellstore.core.jsontext.RawJson`) instead of parsing and serialising it again.
+    """
+    columns = [
+        cast(column, Text).label(column.name) if isinstance(column.type, JSON) else column
+        for column in CellMeasurement.__table__.columns
+    ]
+    return select(*columns).where(visible(principal, CellMeasurement))
 
 
 def visible_ids(principal: Principal) -> Select[Any]:

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Row
 
 from cellstore.cells.schemas import FreeForm
+from cellstore.core.jsontext import RawJson, loads
 from cellstore.core.schemas import IdText, Name
 from cellstore.measurements.models import CellMeasurement
 
@@ -130,11 +131,19 @@ def iso(value: datetime | None) -> str | None:
 
 
 def present_measurement(m: CellMeasurement | Row[Any]) -> dict[str, Any]:
-    """The flat measurement, from the ORM object or a row of its table (lists); custom fields
-    first so the server's own fields always win."""
-    v: Any = m._mapping if isinstance(m, Row) else _Attributes(m)
+    """The flat measurement, from the ORM object or a list row (whose JSON columns are still text,
+    see :func:`cellstore.measurements.repository.measurement_rows`); custom fields first so the
+    server's own fields always win."""
+    if isinstance(m, Row):
+        v: Any = m._mapping  # several times faster than a row's attributes
+        json_value: Any = _raw_json
+        attributes = _custom_fields(v["attributes"])
+    else:
+        v = _Attributes(m)
+        json_value = _same
+        attributes = m.attributes or {}
     return {
-        **(v["attributes"] or {}),
+        **attributes,
         "id": v["id"],
         "name": v["name"],
         "cell_instance_id": v["cell_instance_id"],
@@ -143,14 +152,14 @@ def present_measurement(m: CellMeasurement | Row[Any]) -> dict[str, Any]:
         "measurement_type": v["measurement_type"],
         "processing_status": v["processing_status"],
         "processing_error": v["processing_error"],
-        "tags": list(v["tags"] or []),
+        "tags": json_value(v["tags"]) or [],
         "notes": v["notes"],
-        "protocol": v["protocol"],
-        "test_setup": v["test_setup"],
+        "protocol": json_value(v["protocol"]),
+        "test_setup": json_value(v["test_setup"]),
         "start_time": iso(v["start_time"]),
         "end_time": iso(v["end_time"]),
-        "properties": v["properties"],
-        "file_metadata": v["file_metadata"],
+        "properties": json_value(v["properties"]),
+        "file_metadata": json_value(v["file_metadata"]),
         "step_labels_validated": v["step_labels_validated"],
         "channel_id": v["channel_id"],
         "protocol_id": v["protocol_id"],
@@ -161,8 +170,24 @@ def present_measurement(m: CellMeasurement | Row[Any]) -> dict[str, Any]:
     }
 
 
+def _same(value: Any) -> Any:
+    return list(value) if isinstance(value, list) else value
+
+
+def _raw_json(text: str | None) -> RawJson | None:
+    return None if text is None else RawJson(text)
+
+
+def _custom_fields(text: str | None) -> dict[str, Any]:
+    """The custom fields of a list row: usually none, so the common ``{}`` is not even parsed."""
+    if text is None or text in ("{}", "null"):
+        return {}
+    value = loads(text)
+    return value if isinstance(value, dict) else {}
+
+
 class _Attributes:
-    """An ORM object read by key, like a row's ``_mapping`` (which is much faster than attributes)."""
+    """An ORM object read by key, like a row's ``_mapping``."""
 
     __slots__ = ("_obj",)
 
