@@ -25,6 +25,7 @@ from cellstore.raw_data.router import router as raw_data_router
 from cellstore.storage.factory import create_store
 from cellstore.storage.router import router as storage_router
 from cellstore.unsupported.router import router as unsupported_router
+from cellstore.web.router import router as web_router
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -55,6 +56,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
 
     app.include_router(discovery_router)
+    # The browser interface: open pages and assets; the page calls the API with the person's key.
+    app.include_router(web_router)
     app.include_router(accounts_router)
     # Signed storage URLs carry their own authorisation (cellstore.storage.signing).
     app.include_router(storage_router)

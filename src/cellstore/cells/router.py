@@ -150,7 +150,10 @@ async def list_instances(
     rows, total = await repository.page_instances(
         session, principal, cell_spec_id, request.query_params, page
     )
-    return page_of([present_instance(instance, batch_name) for instance, batch_name, _total in rows], total)
+    ids = await measurements.ids_by_instance(session, [instance.id for instance, _batch, _total in rows])
+    return page_of(
+        [present_instance(instance, batch, ids.get(instance.id)) for instance, batch, _total in rows], total
+    )
 
 
 @router.post("/cell_specifications/{cell_spec_id}/cell_instances", response_model=CellInstanceRead)
