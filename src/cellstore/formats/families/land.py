@@ -49,7 +49,11 @@ class LandXlsxReader(Reader):
         return 0.9 if any(n.strip().lower() in _RECORD_SHEETS for n in names) else 0.0
 
     def read(self, path: Path) -> RawSeries:
-        tables = [t for _, t in read_sheets(path) if _is_record(t)]
+        sheets = [(name, table) for name, table in read_sheets(path) if _is_record(table)]
+        # The record sheets by name when there are such (a long test spans several); a summary
+        # sheet with the same columns is not the record.
+        named = [t for name, t in sheets if name.strip().lower().startswith(_RECORD_SHEETS)]
+        tables = named or [t for _, t in sheets]
         if not tables:
             raise FormatError(f"{path.name}: no LAND record sheet (with Voltage/V and Current/mA columns).")
         table = numeric(pl.concat(tables, how="diagonal_relaxed"))
