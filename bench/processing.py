@@ -13,8 +13,17 @@ then measures, each in a fresh subprocess so that peak RSS is that measurement's
   ``ionworksdata.cycle_metrics.get_cycle_metrics`` (skipped where its estimated
   memory exceeds ``--iwdata-max-gb``);
 * ``polars read``: a bare ``polars.read_parquet`` of the same file;
-* ``extend``: 10,000 more rows appended to the 10M series as a new version, with the
-  steps recomputed from the previous version's (``extend_series``).
+* ``extend``: the whole work of the extend job for 10,000 more rows on the 10M series, on a
+  local object store as the worker has it: validate the delta against the end of the series
+  and store it as a segment, recompute the steps from the previous version's last step on,
+  the cycles and the touched overview buckets, store them and the manifest (``tasks._stitch``;
+  the database update is left out). The previous series is neither copied nor read whole;
+* ``processing job``: what the worker does for an upload, for comparison with the extend job:
+  ``process_series`` plus building the overview of ``/series`` and storing the three objects
+  (``tasks._process_upload``);
+* ``compaction``: the background job that later writes that version's series as one file
+  (``segments.compact``: a byte-level append of the base and the segment, then stored), which
+  the extend no longer waits for.
 
 Wall time is the median of ``--repeat`` runs, with the best run beside it (the
 machine may be shared); CPU time is user + system of the median run; peak RSS is
@@ -57,6 +66,14 @@ def done(**figures):
     figures["rss_mb"] = int(status.split("VmHWM:")[1].split()[0]) / 1024
     print("RESULT " + json.dumps(figures))
 """
+# The extend and compaction runs: a local object store under the work directory, holding
+# version 0 (the series, its steps and overview) as ``prepare_store`` left it.
+_STORE = """
+from cellstore.measurements import keys
+from cellstore.storage.local import LocalObjectStore
+ORG, MID = "bench-org", "bench-measurement"
+store = LocalObjectStore(args[-1] / "objects", b"bench" * 8)
+"""
 _START = """
 usage0 = resource.getrusage(resource.RUSAGE_SELF); cpu0 = usage0.ru_utime + usage0.ru_stime
 t0 = time.perf_counter()
@@ -88,23 +105,54 @@ done(wall=time.perf_counter() - t0, compute=time.perf_counter() - t1, rows=df.he
 df = pl.read_parquet(args[0])
 done(wall=time.perf_counter() - t0, rows=df.height)
 """,
-    "extend": """
-from cellstore.processing import parquet, stream
-from cellstore.processing.cycles import cycle_metrics
-from cellstore.processing.pipeline import append_series
-base, delta, work = args
-previous = work / "steps.parquet"
-existing_rows = parquet.row_count(base, "series")
+    "extend": _STORE
+    + """
+from cellstore.measurements import tasks
+store.put_file(keys.upload_key(ORG, MID, keys.EXTEND_FILE), args[1])
+calls = {}
+def timed(name, function):
+    def run(*a, **k):
+        t = time.perf_counter()
+        try:
+            return function(*a, **k)
+        finally:
+            calls[name] = calls.get(name, 0.0) + time.perf_counter() - t
+    return run
+tasks.write_segment = timed("segment", tasks.write_segment)
+tasks.derive_extended = timed("recompute", tasks.derive_extended)
 """
     + _START
     + """
-rows = append_series(base, delta, work / "extended.parquet")
-t1 = time.perf_counter()
-steps = stream.extend_steps(work / "extended.parquet", pl.read_parquet(previous), existing_rows, RATED)
-assert steps is not None, "the previous steps were not usable"
-parquet.write(steps, work / "steps_v1.parquet")
-parquet.write(cycle_metrics(steps), work / "cycles_v1.parquet")
-done(wall=time.perf_counter() - t0, append=t1 - t0, recompute=time.perf_counter() - t1, rows=rows)
+rows = tasks._stitch(store, ORG, MID, 1, {"value": RATED, "unit": "A.h"})
+wall = time.perf_counter() - t0
+assert store.size(keys.series_key(ORG, MID, 1)) is None, "the extend must not write the whole series"
+done(wall=wall, rows=rows, **calls)
+""",
+    "processing job": _STORE
+    + """
+import os
+from cellstore.measurements import tasks
+store = LocalObjectStore(args[-1] / "job-objects", b"bench" * 8)
+upload = store.object_path(keys.series_key(ORG, MID, 0))
+if not upload.exists():
+    upload.parent.mkdir(parents=True, exist_ok=True)
+    os.link(args[0], upload)
+store.delete_prefix(keys.version_prefix(ORG, MID, 0))
+"""
+    + _START
+    + """
+rows = tasks._process_upload(store, ORG, MID, {"value": RATED, "unit": "A.h"})
+done(wall=time.perf_counter() - t0, rows=rows)
+""",
+    "compaction": _STORE
+    + """
+from cellstore.measurements import segments
+store.delete(keys.series_key(ORG, MID, 1))
+"""
+    + _START
+    + """
+segments.compact(store, ORG, MID, 1)
+done(wall=time.perf_counter() - t0, bytes=store.size(keys.series_key(ORG, MID, 1)))
 """,
 }
 
@@ -146,6 +194,21 @@ def write_series(path: Path, rows: int, *, start: int = 0) -> None:
         pl.scan_parquet(parts).sink_parquet(path, compression="zstd", row_group_size=512 * 512)
     finally:
         shutil.rmtree(parts_dir)
+
+
+def prepare_store(series: Path, work: Path) -> None:
+    """Version 0 of a measurement in a local store under ``work``, as processing leaves it: the
+    uploaded series (hard-linked, not copied), its steps (the cellstore run's) and its overview."""
+    from cellstore.measurements import analysis, keys
+    from cellstore.storage.local import LocalObjectStore
+
+    store = LocalObjectStore(work / "objects", b"bench" * 8)
+    org, mid = "bench-org", "bench-measurement"
+    upload = store.object_path(keys.series_key(org, mid, 0))
+    upload.parent.mkdir(parents=True, exist_ok=True)
+    upload.hardlink_to(series)
+    store.put_file(keys.derived_key(org, mid, 0, keys.STEPS_FILE), work / "steps.parquet")
+    analysis.store_overview(store, org, mid, 0, upload)
 
 
 def measure(kind: str, paths: list[Path], repeat: int) -> Figure:
@@ -226,8 +289,13 @@ def main() -> None:
                 delta = root / "extend_delta.parquet"
                 write_series(delta, EXTEND_ROWS, start=rows)
                 print("  extend ...", flush=True)
-                # The previous version's steps are the cellstore run's; each run writes a new version.
+                # Version 0's steps are the cellstore run's; each run writes version 1 again.
+                print("  processing job ...", flush=True)
+                results[(rows, "processing job")] = measure("processing job", [series, work], repeat)
+                prepare_store(series, work)
                 results[(rows, "extend")] = measure("extend", [series, delta, work], repeat)
+                print("  compaction ...", flush=True)
+                results[(rows, "compaction")] = measure("compaction", [series, delta, work], repeat)
             series.unlink()
             shutil.rmtree(work)
     report(sizes, results)
@@ -240,7 +308,7 @@ def report(sizes: list[int], results: dict[tuple[int, str], Figure | str]) -> No
         f"{'rows/s':>12} {'peak RSS MB':>11}"
     )
     for rows in sizes:
-        for kind in ("polars read", "cellstore", "ionworksdata", "extend"):
+        for kind in ("polars read", "cellstore", "ionworksdata", "processing job", "extend", "compaction"):
             figure = results.get((rows, kind))
             if figure is None:
                 continue
@@ -251,7 +319,11 @@ def report(sizes: list[int], results: dict[tuple[int, str], Figure | str]) -> No
             if kind == "ionworksdata":
                 name = f"ionworksdata (summarize+cycles {figure.extra['compute']:.2f}s)"
             if kind == "extend":
-                name = f"extend {EXTEND_ROWS:,} rows (append {figure.extra['append']:.2f}s)"
+                name = f"extend {EXTEND_ROWS:,} rows (steps {figure.extra['recompute']:.2f}s)"
+            if kind == "processing job":
+                name = "processing job (with overview, stored)"
+            if kind == "compaction":
+                name = f"compaction, background ({figure.extra['bytes'] / 1e6:.0f} MB)"
             counted = EXTEND_ROWS if kind == "extend" else rows
             print(
                 f"{label(rows):>5}  {name:<38} {figure.wall:7.3f} {figure.best:7.3f} {figure.cpu:6.2f} "
@@ -298,25 +370,41 @@ def report(sizes: list[int], results: dict[tuple[int, str], Figure | str]) -> No
                     cellstore.rss_mb <= 600,
                 )
             )
-        extend = get(rows, "extend")
+        extend, compaction = get(rows, "extend"), get(rows, "compaction")
+        job = get(rows, "processing job")
         if extend and cellstore:
-            recompute = extend.extra["recompute"] / cellstore.wall
+            # The whole extend job (segment, steps, cycles, overview, manifest, all stored; the
+            # compaction is a later job) against the worker's job for the whole series, and, more
+            # strictly, against process_series alone (no overview, nothing stored).
+            parts = f"segment {extend.extra['segment']:.3f} s, steps+cycles {extend.extra['recompute']:.3f} s"
+            if job:
+                share = extend.wall / job.wall
+                checks.append(
+                    (
+                        f"{label(rows)}: extend {EXTEND_ROWS:,} rows, extend job / whole processing job",
+                        f"{share:.1%} ({parts})",
+                        "<= 5%",
+                        share <= 0.05,
+                    )
+                )
+            strict = extend.wall / cellstore.wall
             checks.append(
                 (
-                    f"{label(rows)}: extend {EXTEND_ROWS:,} rows, steps+cycles recompute / whole",
-                    f"{recompute:.1%}",
+                    f"{label(rows)}: extend {EXTEND_ROWS:,} rows, extend job / process_series alone",
+                    f"{strict:.1%}",
                     "<= 5%",
-                    recompute <= 0.05,
+                    strict <= 0.05,
                 )
             )
-            checks.append(
-                (
-                    f"{label(rows)}: extend {EXTEND_ROWS:,} rows, all (with new series file) / whole",
-                    f"{extend.wall / cellstore.wall:.1%} (series copy {extend.extra['append']:.2f} s)",
-                    "<= 5%",
-                    extend.wall / cellstore.wall <= 0.05,
+            if compaction:
+                checks.append(
+                    (
+                        f"{label(rows)}: compaction afterwards (background) / whole processing",
+                        f"{compaction.wall / cellstore.wall:.1%}",
+                        "-",
+                        None,
+                    )
                 )
-            )
     width = max((len(c[0]) for c in checks), default=10)
     for name, value, target, passed in checks:
         verdict = "" if passed is None else ("PASS" if passed else "FAIL")

@@ -25,12 +25,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cellstore.core.errors import BadRequest, Conflict, NotFound
 from cellstore.core.tenancy import Principal
-from cellstore.measurements import data, keys, service
+from cellstore.measurements import data, keys, segments, service
 from cellstore.measurements.models import CellMeasurement
 from cellstore.processing import dqdv as ic
 from cellstore.processing import overview as ov
 from cellstore.storage.base import ObjectStore
-from cellstore.storage.local import LocalObjectStore
 
 logger = logging.getLogger("cellstore")
 
@@ -98,8 +97,9 @@ def _put(store: ObjectStore, key: str, overview: ov.Overview) -> None:
         store.put_file(key, path)
 
 
-def store_overview(store: ObjectStore, org: str, mid: str, version: int, series: Path) -> None:
-    """Build and store the overview of one processed version (the series at ``series``).
+def store_overview(store: ObjectStore, org: str, mid: str, version: int, series: ov.Source) -> None:
+    """Build and store the overview of one processed version (the series at ``series``, one file or
+    the version's parts).
 
     After an extend only the buckets the appended rows touch are recomputed from the previous
     version's overview. Idempotent: an overview already stored for the version is kept. A failure
@@ -132,23 +132,18 @@ def load_overview(store: ObjectStore, measurement: CellMeasurement) -> ov.Overvi
     with _cache.building(key):
         found = _cache.get(key) or _read_stored(store, key)
         if found is None:
-            with store.reading(keys.series_key(org, mid, version)) as series:
-                found = ov.build_overview(series)
+            found = ov.build_overview(segments.sources(store, segments.parts_of(store, org, mid, version)))
             _put(store, key, found)
         _cache.put(key, found)
     _cache.built(key)
     return found
 
 
-def series_source(store: ObjectStore, key: str) -> ov.Source:
-    """What polars scans to read parts of a stored object: the file itself on local storage, a
-    signed URL elsewhere (polars then fetches only the row groups it needs by range requests)."""
-    if isinstance(store, LocalObjectStore):
-        path = store.object_path(key)
-        if not path.is_file():
-            raise FileNotFoundError(key)
-        return path
-    return store.download_url(key, "")
+def version_source(store: ObjectStore, measurement: CellMeasurement) -> ov.Source:
+    """What polars scans to read the current version's series: its one file, or (after an extend,
+    until it is compacted) its base and segments read as one."""
+    org, mid, version = measurement.organization_id, measurement.id, measurement.data_version
+    return segments.sources(store, segments.parts_of(store, org, mid, version))
 
 
 # -- /series -------------------------------------------------------------------------------------
@@ -211,8 +206,7 @@ def series_window(overview: ov.Overview, source: ov.Source, query: SeriesQuery) 
 def _series(store: ObjectStore, measurement: CellMeasurement, query: SeriesQuery) -> dict[str, Any]:
     query.check()
     overview = load_overview(store, measurement)
-    key = keys.series_key(measurement.organization_id, measurement.id, measurement.data_version)
-    return series_window(overview, series_source(store, key), query)
+    return series_window(overview, version_source(store, measurement), query)
 
 
 async def series(
@@ -242,7 +236,7 @@ def _dqdv(
     org, mid, version = measurement.organization_id, measurement.id, measurement.data_version
     with store.reading(keys.derived_key(org, mid, version, keys.STEPS_FILE)) as path:
         steps = pl.read_parquet(path)
-    source = series_source(store, keys.series_key(org, mid, version))
+    source = version_source(store, measurement)
     try:
         return ic.dqdv(source, steps, cycle=cycle, step=step, voltage_step=voltage_step, smoothing=smoothing)
     except ic.SelectionNotFound as exc:

@@ -9,7 +9,7 @@ from typing import Any
 
 from cellstore.core.errors import BadRequest, Conflict, NotFound
 from cellstore.formats.export import ExportFormat
-from cellstore.measurements import keys
+from cellstore.measurements import keys, segments
 from cellstore.measurements.models import FAILED, FILE, TIME_SERIES, CellMeasurement
 from cellstore.storage.base import ObjectStore
 
@@ -35,10 +35,24 @@ def require_processed(measurement: CellMeasurement) -> None:
     )
 
 
-def series_url(store: ObjectStore, measurement: CellMeasurement, base_url: str) -> str:
+def series_file(store: ObjectStore, measurement: CellMeasurement) -> str:
+    """The key of the current version's series as one file.
+
+    After an extend the series is stored as segments until a background job compacts them;
+    a reader that comes first compacts it now (once; the file is kept for the next).
+    """
+    org, mid, version = measurement.organization_id, measurement.id, measurement.data_version
+    try:
+        return segments.compact(store, org, mid, version)
+    except FileNotFoundError:
+        raise Conflict("The data of this measurement is being rewritten; retry shortly") from None
+
+
+async def series_url(store: ObjectStore, measurement: CellMeasurement, base_url: str) -> str:
+    """Where to download the series: one parquet file, which clients read whole or by range requests
+    (found, or compacted once, in a thread: it is storage I/O)."""
     require_time_series(measurement)
-    key = keys.series_key(measurement.organization_id, measurement.id, measurement.data_version)
-    return store.download_url(key, base_url)
+    return store.download_url(await asyncio.to_thread(series_file, store, measurement), base_url)
 
 
 def export_key(measurement: CellMeasurement, export_format: ExportFormat) -> str:
@@ -52,7 +66,7 @@ def _write_export(store: ObjectStore, measurement: CellMeasurement, export_forma
 
     from cellstore.formats.export import write_export
 
-    series = keys.series_key(measurement.organization_id, measurement.id, measurement.data_version)
+    series = series_file(store, measurement)
     with store.reading(series) as path, tempfile.TemporaryDirectory(prefix="cellstore-export-") as tmp:
         out = Path(tmp) / f"export.{export_format}"
         write_export(pl.read_parquet(path), measurement.start_time, export_format, out)

@@ -2,7 +2,11 @@
 
 ``orgs/{org}/measurements/{id}/`` holds everything of one measurement, so that
 deleting it is deleting one prefix. Version 0 of a time series is the object
-the client uploaded; each extend writes the next version beside it.
+the client uploaded; each extend writes the next version beside it: the appended
+rows as ``v{N}/segment.parquet``, its steps, cycles and overview, and last
+``v{N}/series.json``, the list of objects that read in order make the series
+(:mod:`~cellstore.measurements.segments`). A compaction job later writes the
+version's series as one file, ``v{N}/time_series.parquet``.
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ TIME_SERIES_FILE = "time_series.parquet"
 STEPS_FILE = "steps.parquet"
 CYCLES_FILE = "cycles.parquet"
 EXTEND_FILE = "time_series_extend.parquet"
+SEGMENT_FILE = "segment.parquet"
+MANIFEST_FILE = "series.json"
 
 
 def measurement_prefix(organization_id: str, measurement_id: str) -> str:
@@ -23,6 +29,7 @@ def upload_key(organization_id: str, measurement_id: str, filename: str) -> str:
 
 
 def series_key(organization_id: str, measurement_id: str, version: int) -> str:
+    """The series of ``version`` as one file (after an extend, once compacted)."""
     if version == 0:
         return upload_key(organization_id, measurement_id, TIME_SERIES_FILE)
     return f"{measurement_prefix(organization_id, measurement_id)}v{version}/{TIME_SERIES_FILE}"
@@ -31,6 +38,16 @@ def series_key(organization_id: str, measurement_id: str, version: int) -> str:
 def derived_key(organization_id: str, measurement_id: str, version: int, filename: str) -> str:
     """Steps and cycles computed for one version of the series."""
     return f"{measurement_prefix(organization_id, measurement_id)}v{version}/{filename}"
+
+
+def segment_key(organization_id: str, measurement_id: str, version: int) -> str:
+    """The rows an extend appended to make ``version``."""
+    return derived_key(organization_id, measurement_id, version, SEGMENT_FILE)
+
+
+def manifest_key(organization_id: str, measurement_id: str, version: int) -> str:
+    """The objects that make up ``version``'s series, written last: the version is complete once it exists."""
+    return derived_key(organization_id, measurement_id, version, MANIFEST_FILE)
 
 
 def version_prefix(organization_id: str, measurement_id: str, version: int) -> str:

@@ -221,7 +221,7 @@ async def download_time_series(
 ) -> RedirectResponse:
     """Redirect to the stored time_series.parquet (which answers Range requests)."""
     measurement = await service.get_measurement(session, principal, measurement_id)
-    return redirect(data.series_url(store, measurement, base_url))
+    return redirect(await data.series_url(store, measurement, base_url))
 
 
 @router.get("/cell_measurements/{measurement_id}/time_series/export", status_code=307)

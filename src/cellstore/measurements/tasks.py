@@ -1,4 +1,4 @@
-"""Background work on measurements: processing uploads, stitching extends, deleting objects.
+"""Background work on measurements: processing uploads, extends and their compaction, deleting objects.
 
 Every handler is idempotent: a job may run again after a worker died, and must
 then reach the same end state. Problems with the data itself end the job with
@@ -15,12 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from cellstore.core.database import utcnow
+from cellstore.jobs.queue import enqueue
 from cellstore.jobs.registry import JobContext, task
-from cellstore.measurements import analysis, keys, repository
+from cellstore.measurements import analysis, keys, repository, segments
 from cellstore.measurements.models import FAILED, READY, RUNNING, CellMeasurement
-from cellstore.measurements.uploads import EXTEND_TIME_SERIES, PROCESS_TIME_SERIES
+from cellstore.measurements.uploads import COMPACT_TIME_SERIES, EXTEND_TIME_SERIES, PROCESS_TIME_SERIES
 from cellstore.processing.errors import SeriesError
-from cellstore.processing.pipeline import extend_series, process_series
+from cellstore.processing.pipeline import derive_extended, process_series, write_segment
 from cellstore.processing.units import capacity_in_amp_hours
 from cellstore.storage.base import ObjectStore
 
@@ -109,20 +110,29 @@ async def process_time_series(context: JobContext) -> None:
 
 
 def _stitch(store: ObjectStore, org: str, mid: str, version: int, capacity: Any) -> int:
-    """The next version: the delta appended to the series, with only the steps and cycles it touches
-    recomputed (from the previous version's steps)."""
+    """Store the next version: the delta as a segment after the previous version's series, with only
+    the steps and cycles it touches recomputed (from the previous version's steps).
+
+    The previous series is not copied, nor read beyond its footers and the rows of its last step;
+    the manifest, stored last, completes the version (:mod:`~cellstore.measurements.segments`).
+    """
+    # Left-overs of an earlier attempt at this version (never live) must not be taken for its objects.
+    store.delete_prefix(keys.version_prefix(org, mid, version))
+    base, manifest = segments.base_of_next(store, org, mid, version - 1)
     with (
-        store.reading(keys.series_key(org, mid, version - 1)) as current,
         store.reading(keys.upload_key(org, mid, keys.EXTEND_FILE)) as delta,
         tempfile.TemporaryDirectory(prefix="cellstore-extend-") as tmp,
     ):
         work = Path(tmp)
-        combined = work / keys.TIME_SERIES_FILE
+        segment = work / keys.SEGMENT_FILE
+        written = write_segment(segments.sources(store, base), delta, segment)
+        segment_key = keys.segment_key(org, mid, version)
+        store.put_file(segment_key, segment)
+        series = segments.sources(store, [*base, segment_key])
         steps, cycles = work / keys.STEPS_FILE, work / keys.CYCLES_FILE
-        result = extend_series(
-            current,
-            delta,
-            combined,
+        result = derive_extended(
+            series,
+            written.previous_rows,
             steps,
             cycles,
             previous_steps=_derived_steps(store, org, mid, version - 1, work),
@@ -130,9 +140,12 @@ def _stitch(store: ObjectStore, org: str, mid: str, version: int, capacity: Any)
         )
         store.put_file(keys.derived_key(org, mid, version, keys.STEPS_FILE), steps)
         store.put_file(keys.derived_key(org, mid, version, keys.CYCLES_FILE), cycles)
-        analysis.store_overview(store, org, mid, version, combined)
-        store.put_file(keys.series_key(org, mid, version), combined)
-        return result.rows
+        analysis.store_overview(store, org, mid, version, series)
+    parts = manifest.parts if manifest is not None else (segments.Part(base[0], written.previous_rows),)
+    segments.write_manifest(
+        store, org, mid, segments.Manifest(version, (*parts, segments.Part(segment_key, written.rows)))
+    )
+    return result.rows
 
 
 def _derived_steps(store: ObjectStore, org: str, mid: str, version: int, work: Path) -> Path | None:
@@ -168,21 +181,25 @@ async def extend_time_series(context: JobContext) -> None:
             context, processing_status=READY, processing_error=f"extend failed: {exc}", extend_state=None
         )
         return
-    await _update(
-        context,
-        processing_status=READY,
-        processing_error=None,
-        extend_state=None,
-        row_count=rows,
-        data_version=version,
-    )
-    await asyncio.to_thread(_forget_version, context.store, org, mid, version - 1)
+    async with context.database.sessionmaker() as session, session.begin():
+        current = await repository.get_unscoped(session, mid)
+        if current is None:
+            return
+        current.processing_status, current.processing_error, current.extend_state = READY, None, None
+        current.row_count, current.data_version, current.updated_at = rows, version, utcnow()
+        # In the same transaction: the version is live only together with the job that compacts it.
+        await enqueue(session, COMPACT_TIME_SERIES, {"measurement_id": mid, "version": version}, org)
+    await asyncio.to_thread(segments.forget_before, context.store, org, mid, version)
 
 
-def _forget_version(store: ObjectStore, org: str, mid: str, version: int) -> None:
-    """Once the next version is live, the objects of the previous one (and the delta) are unreachable."""
-    store.delete_prefix(keys.version_prefix(org, mid, version))
-    if version == 0:
-        store.delete(keys.series_key(org, mid, 0))
-        store.delete(keys.upload_key(org, mid, keys.STEPS_FILE))
-    store.delete(keys.upload_key(org, mid, keys.EXTEND_FILE))
+@task(COMPACT_TIME_SERIES)
+async def compact_time_series(context: JobContext) -> None:
+    """Write an extended version's series as one file, for the readers that need one."""
+    loaded = await _load(context)
+    if loaded is None:
+        return
+    measurement, _ = loaded
+    if measurement.data_version != int(context.payload["version"]):
+        return  # superseded: the next version has its own compaction, this one's objects go
+    org, mid, version = measurement.organization_id, measurement.id, measurement.data_version
+    await asyncio.to_thread(segments.compact, context.store, org, mid, version)

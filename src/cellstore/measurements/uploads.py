@@ -35,6 +35,7 @@ from cellstore.storage.base import ObjectStore
 
 PROCESS_TIME_SERIES = "process_time_series"
 EXTEND_TIME_SERIES = "extend_time_series"
+COMPACT_TIME_SERIES = "compact_time_series"
 MAX_FILES = 100
 
 

@@ -25,13 +25,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import polars as pl
 
 from cellstore.processing import columns as c
+from cellstore.processing import parquet
 
 CHARGE, DISCHARGE = "charge", "discharge"
 VOLTAGE_OUT = "Voltage [V]"
@@ -43,7 +43,7 @@ START_INDEX, END_INDEX, STEP_TYPE = "Start index", "End index", "Step type"
 MEAN_CURRENT = "Mean current [A]"
 SKIPPED_TYPES = ("Rest", "EIS")
 
-Source = str | Path
+Source = parquet.Source
 
 
 class SelectionNotFound(LookupError):
@@ -107,7 +107,7 @@ def read_increments(source: Source, steps: pl.DataFrame, direction: str) -> tupl
     given steps; only those steps' rows are read (each step is a slice of the parquet file)."""
     if steps.is_empty():
         return np.empty(0), np.empty(0)
-    lf = pl.scan_parquet(source, glob=False) if isinstance(source, Path) else pl.scan_parquet(source)
+    lf = parquet.scan_source(source)
     schema = lf.collect_schema()
     capacity = c.CHARGE_CAPACITY if direction == CHARGE else c.DISCHARGE_CAPACITY
     if c.VOLTAGE not in schema:

@@ -31,6 +31,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from cellstore.processing import parquet
+
 #: log2 of the finest bucket size, and the spacing of the levels (factor 8 between them).
 FINEST = 10
 LEVEL_STEP = 3
@@ -41,7 +43,7 @@ RAW_LIMIT = 1 << 19
 METADATA_KEY = "cellstore.overview"
 FORMAT = 1
 
-Source = str | Path
+Source = parquet.Source
 
 ROW_FIRST, ROW_LAST = "row_first", "row_last"
 STATS = ("first", "last", "min", "max", "argmin", "argmax")
@@ -88,9 +90,7 @@ def _name(i: int, stat: str) -> str:
 
 
 def _scan(source: Source) -> pl.LazyFrame:
-    if isinstance(source, Path):
-        return pl.scan_parquet(source, glob=False)
-    return pl.scan_parquet(source)
+    return parquet.scan_source(source)
 
 
 def _values(names: list[str]) -> list[pl.Expr]:

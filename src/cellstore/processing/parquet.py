@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import polars as pl
@@ -21,6 +21,9 @@ from cellstore.processing.errors import SeriesError
 
 #: How messages name the stored series.
 SERIES = "time series"
+#: A stored series as polars reads it: a local file, a URL, or several of them read as one (a
+#: series stored as a base file followed by the segments that extends appended).
+Source = str | Path | Sequence[str | Path]
 ROW_GROUP_SIZE = 131_072
 COMPRESSION = "zstd"
 #: Longest part of a reader error repeated in a message (they can be long and technical).
@@ -28,24 +31,25 @@ MAX_REASON = 200
 
 
 @contextlib.contextmanager
-def reading(path: Path, what: str) -> Iterator[None]:
+def reading(path: Path | str, what: str) -> Iterator[None]:
     """Turn failures to read ``path`` into a :class:`SeriesError` a person can act on.
 
     Polars reports a damaged file as ``ComputeError``/``OSError`` or, for some corrupt
     pages, as a Rust panic (``PanicException``, a ``BaseException``); all three mean the
     upload is unusable, not that the server is broken.
     """
+    name = path.name if isinstance(path, Path) else path
     try:
         yield
     except SeriesError:
         raise
     except pl.exceptions.PanicException as exc:
         reason = "its data could not be decoded (the file looks truncated or damaged)"
-        raise SeriesError(f"The {what} ({path.name}) is not a readable parquet file: {reason}.") from exc
+        raise SeriesError(f"The {what} ({name}) is not a readable parquet file: {reason}.") from exc
     except (pl.exceptions.PolarsError, OSError) as exc:
         text = str(exc).strip()
         reason = text.splitlines()[0][:MAX_REASON] if text else type(exc).__name__
-        raise SeriesError(f"The {what} ({path.name}) is not a readable parquet file: {reason}") from exc
+        raise SeriesError(f"The {what} ({name}) is not a readable parquet file: {reason}") from exc
 
 
 def scan(path: Path, what: str) -> pl.LazyFrame:
@@ -58,6 +62,24 @@ def scan(path: Path, what: str) -> pl.LazyFrame:
         lf = pl.scan_parquet(path, glob=False)
         lf.collect_schema()
     return lf
+
+
+def scan_source(source: Source) -> pl.LazyFrame:
+    """Lazily open a stored series, one file or several read as one, reading no data pages now.
+
+    Local paths are literal (``glob=False``); URLs are read by range requests, so slicing the
+    frame fetches only the row groups (and files) it needs.
+    """
+    if isinstance(source, (str, Path)):
+        return pl.scan_parquet(source, glob=False) if isinstance(source, Path) else pl.scan_parquet(source)
+    parts = list(source)
+    if not parts:
+        raise ValueError("a series needs at least one file")
+    if len(parts) == 1:
+        return scan_source(parts[0])
+    if all(isinstance(part, Path) for part in parts):
+        return pl.scan_parquet(parts, glob=False)
+    return pl.scan_parquet([str(part) for part in parts])
 
 
 def write(df: pl.DataFrame, path: Path) -> None:

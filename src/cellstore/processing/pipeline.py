@@ -10,6 +10,7 @@ message can be stored as the measurement's ``processing_error``.
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +26,8 @@ from cellstore.processing.validation import Boundary, check_series
 
 SERIES = parquet.SERIES
 EXTENSION = "extension"
+#: Rows read from the end of a series to find where an extension must continue it.
+TAIL_ROWS = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -84,13 +87,10 @@ def append_series(existing_path: Path, delta_path: Path, out_path: Path) -> int:
     offered = delta.collect_schema()
     _check_compatible(target, offered)
     with parquet.reading(existing_path, "existing time series"):
-        boundary = _end_of(existing)
+        boundary = _end_of(existing, existing.select(pl.len()).collect().item())
     with parquet.reading(delta_path, EXTENSION):
         checked = check_series(delta, what=EXTENSION, continues=boundary, required=(c.STEP_COUNT, c.TIME))
-        aligned = checked.select(
-            pl.col(name).cast(dtype) if name in offered else pl.lit(None, dtype=dtype).alias(name)
-            for name, dtype in target.items()
-        )
+        aligned = _aligned(checked, target, offered)
         with parquet.atomic(out_path) as tmp:
             # Fast path: the existing bytes as they are, then the extension's row groups.
             delta_file = tmp.with_name(tmp.name + ".delta")
@@ -112,6 +112,128 @@ def append_series(existing_path: Path, delta_path: Path, out_path: Path) -> int:
                     maintain_order=True,
                 )
     return parquet.row_count(out_path, SERIES)
+
+
+@dataclass(frozen=True)
+class Segment:
+    """An extension written as a segment: the rows of the series it follows, and its own."""
+
+    previous_rows: int
+    rows: int
+
+
+def write_segment(previous: parquet.Source, delta_path: Path, segment_path: Path) -> Segment:
+    """Check the extension against the stored series ``previous`` and write it as a segment.
+
+    The rules are those of :func:`append_series`; the segment holds the extension's rows with the
+    series' dtypes (and its missing optional columns as nulls), so ``previous`` followed by the
+    segment reads as the extended series. Of ``previous`` only the footers and the last rows
+    are read, never the whole series.
+    """
+    existing = _scan_existing(previous)
+    delta = parquet.scan(delta_path, EXTENSION)
+    target = existing.collect_schema()
+    offered = delta.collect_schema()
+    _check_compatible(target, offered)
+    with parquet.reading(_name_of(previous), "existing time series"):
+        previous_rows = existing.select(pl.len()).collect().item()
+        boundary = _end_of(existing, previous_rows)
+    with parquet.reading(delta_path, EXTENSION):
+        checked = check_series(delta, what=EXTENSION, continues=boundary, required=(c.STEP_COUNT, c.TIME))
+        parquet.sink(_aligned(checked, target, offered), segment_path)
+    return Segment(previous_rows=previous_rows, rows=parquet.row_count(segment_path, EXTENSION))
+
+
+def derive_extended(
+    series: parquet.Source,
+    previous_rows: int,
+    steps_path: Path,
+    cycles_path: Path,
+    *,
+    previous_steps: Path | None = None,
+    rated_capacity_ah: float | None = None,
+) -> ProcessingResult:
+    """The steps and cycles of an extended series stored in parts (a base and its segments).
+
+    As :func:`extend_series` without writing the series: with ``previous_steps`` (the derived
+    steps of its first ``previous_rows`` rows) only the rows from the start of their last step
+    on are read; otherwise the whole series is processed.
+    """
+    lf = _scan_existing(series)
+    steps = None
+    if previous_steps is not None:
+        with parquet.reading(previous_steps, "previous steps table"):
+            previous = pl.read_parquet(previous_steps)
+        steps = stream.extend_steps(lf, previous, previous_rows, rated_capacity_ah)
+    if steps is None:
+        summary = stream.summarize_file(lf, rated_capacity_ah)
+        steps, rows = summary.steps, summary.rows
+    else:
+        with parquet.reading(_name_of(series), SERIES):
+            rows = lf.select(pl.len()).collect().item()
+    cycles = cycle_metrics(steps)
+    parquet.write(steps, steps_path)
+    parquet.write(cycles, cycles_path)
+    columns = lf.collect_schema().names()
+    return ProcessingResult(rows=rows, steps=steps.height, cycles=cycles.height, columns=columns)
+
+
+def join_parquet(parts: list[Path], out_path: Path) -> int:
+    """Write the series stored in ``parts`` (a base and its segments) as one file; return its rows.
+
+    The parts' bytes are copied, not decoded (:mod:`~cellstore.processing.parquet_append`);
+    parts of another physical schema are rewritten the ordinary way.
+    """
+    if not parts:
+        raise ValueError("nothing to join")
+    with parquet.atomic(out_path) as tmp:
+        scratch: list[Path] = []
+        try:
+            current, joined = parts[0], True
+            if len(parts) == 1:
+                shutil.copyfile(current, tmp)
+            for i, part in enumerate(parts[1:], start=2):
+                target = tmp if i == len(parts) else tmp.with_name(f"{tmp.name}.{i}")
+                if target != tmp:
+                    scratch.append(target)
+                if not append_parquet(current, part, target):
+                    joined = False
+                    break
+                current = target
+            if not joined:
+                parquet.scan_source(parts).sink_parquet(
+                    tmp,
+                    compression=parquet.COMPRESSION,
+                    row_group_size=parquet.ROW_GROUP_SIZE,
+                    maintain_order=True,
+                )
+        finally:
+            for path in scratch:
+                path.unlink(missing_ok=True)
+    return parquet.row_count(out_path, SERIES)
+
+
+def _name_of(source: parquet.Source) -> Path | str:
+    """How messages name a stored series (its first file)."""
+    if isinstance(source, (str, Path)):
+        return source if isinstance(source, Path) else "time_series.parquet"
+    first = next(iter(source), "time_series.parquet")
+    return first if isinstance(first, Path) else "time_series.parquet"
+
+
+def _scan_existing(source: parquet.Source) -> pl.LazyFrame:
+    with parquet.reading(_name_of(source), "existing time series"):
+        lf = parquet.scan_source(source)
+        lf.collect_schema()
+    return lf
+
+
+def _aligned(checked: pl.LazyFrame, target: pl.Schema, offered: pl.Schema) -> pl.LazyFrame:
+    """The extension's rows in the existing series' columns and dtypes."""
+    return checked.select(
+        pl.col(name).cast(dtype) if name in offered else pl.lit(None, dtype=dtype).alias(name)
+        for name, dtype in target.items()
+    )
 
 
 def extend_series(
@@ -177,12 +299,23 @@ def _check_compatible(target: pl.Schema, offered: pl.Schema) -> None:
             )
 
 
-def _end_of(existing: pl.LazyFrame) -> Boundary:
-    """Last step count and last known time of the existing series."""
-    end = existing.select(
-        pl.col(c.STEP_COUNT).last().alias("step"),
-        pl.col(c.TIME).cast(pl.Float64).drop_nulls().last().alias("time"),
-    ).collect()
+def _end_of(existing: pl.LazyFrame, rows: int) -> Boundary:
+    """Last step count and last known time of the existing series of ``rows`` rows.
+
+    Only its last rows are read, unless none of them has a time (EIS rows at the end)."""
+    start = max(rows - TAIL_ROWS, 0)
+    while True:
+        end = (
+            existing.slice(start)
+            .select(
+                pl.col(c.STEP_COUNT).last().alias("step"),
+                pl.col(c.TIME).cast(pl.Float64).drop_nulls().last().alias("time"),
+            )
+            .collect()
+        )
+        if end["time"][0] is not None or start == 0:
+            break
+        start = 0
     step = end["step"][0]
     if step is None:
         raise SeriesError(

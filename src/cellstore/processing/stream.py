@@ -86,12 +86,15 @@ class _Accumulator:
         return pl.concat(self.parts) if len(self.parts) > 1 else self.parts[0]
 
 
-def summarize_file(path: Path, rated_capacity_ah: float | None, *, batch_rows: int = BATCH_ROWS) -> Summary:
-    """Validate the parquet series at ``path`` and summarise its steps, in one streaming pass."""
-    series = parquet.scan(path, parquet.SERIES)
+def summarize_file(
+    path: Path | pl.LazyFrame, rated_capacity_ah: float | None, *, batch_rows: int = BATCH_ROWS
+) -> Summary:
+    """Validate the parquet series at ``path`` (or a scan of it, e.g. of its base and segments) and
+    summarise its steps, in one streaming pass."""
+    series, name = _open(path)
     schema = series.collect_schema()
     check_columns(schema)
-    with parquet.reading(path, parquet.SERIES):
+    with parquet.reading(name, parquet.SERIES):
         rows = series.select(pl.len()).collect().item()
         batches = read_batches(series.select(_read_columns(schema)), rows, batch_rows)
         per_step, rows = _summarize_batches(batches, schema, whole=series)
@@ -146,14 +149,15 @@ def read_batches(
 
 
 def extend_steps(
-    path: Path,
+    path: Path | pl.LazyFrame,
     previous: pl.DataFrame,
     previous_rows: int,
     rated_capacity_ah: float | None,
     *,
     batch_rows: int = BATCH_ROWS,
 ) -> pl.DataFrame | None:
-    """The steps of the (validated) series at ``path``, given ``previous``, those of its first rows.
+    """The steps of the (validated) series at ``path`` (or a scan of it), given ``previous``, those
+    of its first rows.
 
     ``previous`` summarises the first ``previous_rows`` rows. Only the rows from the
     start of its last step on are read and aggregated (that step may continue in the
@@ -163,7 +167,7 @@ def extend_steps(
     ``previous_rows - 1`` (an uploaded table, another version's, or one of another
     schema); the caller then processes the whole series.
     """
-    series = parquet.scan(path, parquet.SERIES)
+    series, name = _open(path)
     schema = series.collect_schema()
     used = s.used_columns(schema)
     has = set(used)
@@ -177,7 +181,7 @@ def extend_steps(
     casts = _casts(schema, used)
     accumulator = _Accumulator(has)
     carry, skip, shift = s.Carry(rows=begin), last_start - begin, None
-    with parquet.reading(path, parquet.SERIES):
+    with parquet.reading(name, parquet.SERIES):
         total = series.select(pl.len()).collect().item()
         for batch in read_batches(series.select(used), total, batch_rows, start=begin):
             prepared = s.prepare(batch.with_columns(casts) if casts else batch, has, carry)
@@ -197,6 +201,13 @@ def extend_steps(
     kept = previous.head(previous.height - 1).select(tail.columns)
     per_step = pl.concat([kept, tail], how="vertical_relaxed")
     return s.finish(per_step, has, rated_capacity_ah)
+
+
+def _open(path: Path | pl.LazyFrame) -> tuple[pl.LazyFrame, Path | str]:
+    """A scan of the series and how messages name it."""
+    if isinstance(path, pl.LazyFrame):
+        return path, "time_series.parquet"
+    return parquet.scan(path, parquet.SERIES), path
 
 
 def summarize_frames(

@@ -1,0 +1,238 @@
+"""Extends stored as segments: the job's objects, reads of a version in parts, compaction, clean-up.
+
+These run the worker's functions on a local object store, in process, so that a test can stop
+between them (a crash before the manifest) and look at every object. The live-server side, with
+the real client on both deployments, is ``test_extend_segments``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from cellstore.measurements import analysis, data, keys, segments, tasks
+from cellstore.processing import overview as ov
+from cellstore.processing import parquet
+from cellstore.processing.errors import SeriesError
+from cellstore.processing.pipeline import process_series
+from cellstore.storage.local import LocalObjectStore
+from tests.measurements.conftest import cycling
+
+ORG, MID = "org", "m"
+CAPACITY = {"value": 5, "unit": "A.h"}
+ROWS_PER_STEP = 1_000
+
+
+class Measurement:
+    """What the data readers need of a measurement row."""
+
+    def __init__(self, version: int) -> None:
+        self.organization_id, self.id, self.data_version = ORG, MID, version
+        self.measurement_type, self.row_count, self.start_time = "time_series", 1, None
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> LocalObjectStore:
+    """Version 0 of a series processed: 5,500 rows, the last step still open."""
+    store = LocalObjectStore(tmp_path / "objects", b"s" * 32)
+    upload = tmp_path / "upload.parquet"
+    cycling(0, 5_500, ROWS_PER_STEP).write_parquet(upload, row_group_size=1_000)
+    store.put_file(keys.series_key(ORG, MID, 0), upload)
+    tasks._process_upload(store, ORG, MID, CAPACITY)
+    return store
+
+
+def extend(store: LocalObjectStore, tmp_path: Path, version: int, start: int, stop: int) -> int:
+    delta = tmp_path / f"delta{version}.parquet"
+    cycling(start, stop, ROWS_PER_STEP, seed=version).write_parquet(delta)
+    store.put_file(keys.upload_key(ORG, MID, keys.EXTEND_FILE), delta)
+    return tasks._stitch(store, ORG, MID, version, CAPACITY)
+
+
+def expected(*bounds: int) -> pl.DataFrame:
+    """The series made of version 0 and the deltas of ``extend`` ending at ``bounds``."""
+    frames, start = [cycling(0, 5_500, ROWS_PER_STEP)], 5_500
+    for version, stop in enumerate(bounds, start=1):
+        frames.append(cycling(start, stop, ROWS_PER_STEP, seed=version))
+        start = stop
+    return pl.concat(frames)
+
+
+def version_keys(store: LocalObjectStore, version: int) -> list[str]:
+    prefix = keys.version_prefix(ORG, MID, version)
+    return [key[len(prefix) :] for key in store.list(prefix)]
+
+
+def read_version(store: LocalObjectStore, version: int) -> pl.DataFrame:
+    return parquet.scan_source(segments.sources(store, segments.parts_of(store, ORG, MID, version))).collect()
+
+
+def derived(store: LocalObjectStore, version: int, filename: str) -> pl.DataFrame:
+    with store.reading(keys.derived_key(ORG, MID, version, filename)) as path:
+        return pl.read_parquet(path)
+
+
+def assert_derived_as_whole(
+    store: LocalObjectStore, tmp_path: Path, version: int, whole: pl.DataFrame
+) -> None:
+    """The version's steps, cycles and overview are those of processing its whole series."""
+    path = tmp_path / f"whole{version}.parquet"
+    whole.write_parquet(path)
+    steps, cycles = tmp_path / f"steps{version}.parquet", tmp_path / f"cycles{version}.parquet"
+    process_series(path, steps, cycles, rated_capacity_ah=5.0)
+    assert_frame_equal(derived(store, version, keys.STEPS_FILE), pl.read_parquet(steps), rel_tol=1e-12)
+    assert_frame_equal(derived(store, version, keys.CYCLES_FILE), pl.read_parquet(cycles), rel_tol=1e-12)
+    with store.reading(analysis.overview_key(ORG, MID, version)) as stored:
+        overview = ov.read_overview(stored)
+    assert overview is not None
+    rebuilt = ov.build_overview(path)
+    assert overview.rows == whole.height
+    for level, frame in rebuilt.levels.items():
+        assert overview.levels[level].equals(frame)
+
+
+def test_an_extend_stores_only_the_segment_until_compaction(store: LocalObjectStore, tmp_path: Path) -> None:
+    upload = store.object_path(keys.series_key(ORG, MID, 0))
+    before = (upload.stat().st_mtime_ns, upload.stat().st_size)
+    assert extend(store, tmp_path, 1, 5_500, 8_000) == 8_000
+    assert version_keys(store, 1) == sorted(
+        [keys.CYCLES_FILE, analysis.OVERVIEW_FILE, keys.MANIFEST_FILE, keys.SEGMENT_FILE, keys.STEPS_FILE]
+    )
+    assert (upload.stat().st_mtime_ns, upload.stat().st_size) == before  # read, not rewritten
+    with store.reading(keys.segment_key(ORG, MID, 1)) as segment:
+        assert_frame_equal(pl.read_parquet(segment), expected(8_000).slice(5_500))
+    manifest = segments.read_manifest(store, ORG, MID, 1)
+    assert manifest is not None and manifest.rows == 8_000
+    assert [(p.key, p.rows) for p in manifest.parts] == [
+        (keys.series_key(ORG, MID, 0), 5_500),
+        (keys.segment_key(ORG, MID, 1), 2_500),
+    ]
+    assert_frame_equal(read_version(store, 1), expected(8_000))
+    assert_derived_as_whole(store, tmp_path, 1, expected(8_000))
+
+
+def test_reads_before_and_after_compaction_are_identical(store: LocalObjectStore, tmp_path: Path) -> None:
+    extend(store, tmp_path, 1, 5_500, 8_000)
+    measurement = Measurement(1)
+    source = analysis.version_source(store, measurement)
+    assert isinstance(source, list) and len(source) == 2  # base and segment, not compacted yet
+    windows = [(5_400, 5_600), (0, 8_000), (5_499, 5_501), (7_000, 8_000)]
+    before = [parquet.scan_source(source).slice(a, b - a).collect() for a, b in windows]
+    overview = analysis.load_overview(store, measurement)
+    query = analysis.SeriesQuery(
+        x="Time [s]", y=["Voltage [V]"], max_points=50, row_start=5_000, row_end=6_000
+    )
+    series_before = analysis.series_window(overview, source, query)
+
+    whole = segments.compact(store, ORG, MID, 1)
+    assert whole == keys.series_key(ORG, MID, 1)
+    with store.reading(whole) as path:
+        assert_frame_equal(pl.read_parquet(path), expected(8_000))
+        assert parquet.row_count(path, "series") == 8_000
+    after = analysis.version_source(store, measurement)
+    assert after == [store.object_path(whole)]
+    for (a, b), frame in zip(windows, before, strict=True):
+        assert_frame_equal(parquet.scan_source(after).slice(a, b - a).collect(), frame)
+        assert_frame_equal(frame, expected(8_000).slice(a, b - a))
+    assert analysis.series_window(overview, after, query) == series_before
+
+
+def test_compaction_is_idempotent(store: LocalObjectStore, tmp_path: Path) -> None:
+    extend(store, tmp_path, 1, 5_500, 8_000)
+    key = segments.compact(store, ORG, MID, 1)
+    path = store.object_path(key)
+    stamp = path.stat().st_mtime_ns
+    assert segments.compact(store, ORG, MID, 1) == key
+    assert path.stat().st_mtime_ns == stamp  # not written again
+    assert segments.compact(store, ORG, MID, 0) == keys.series_key(ORG, MID, 0)
+    path.unlink()  # e.g. a compaction that never finished: it is simply done again
+    assert segments.compact(store, ORG, MID, 1) == key
+    with store.reading(key) as again:
+        assert_frame_equal(pl.read_parquet(again), expected(8_000))
+
+
+def test_a_reader_before_the_compaction_job_compacts_once(store: LocalObjectStore, tmp_path: Path) -> None:
+    extend(store, tmp_path, 1, 5_500, 8_000)
+    url = asyncio.run(data.series_url(store, Measurement(1), "http://testserver"))  # type: ignore[arg-type]
+    assert keys.series_key(ORG, MID, 1) in url
+    assert store.size(keys.series_key(ORG, MID, 1)) is not None
+
+
+@pytest.mark.parametrize("compact_between", [False, True])
+def test_second_and_third_extends_chain_segments(
+    store: LocalObjectStore, tmp_path: Path, compact_between: bool
+) -> None:
+    bounds = [8_000, 8_001, 10_300]
+    for version, stop in enumerate(bounds, start=1):
+        start = 5_500 if version == 1 else bounds[version - 2]
+        if compact_between and version > 1:
+            segments.compact(store, ORG, MID, version - 1)
+        assert extend(store, tmp_path, version, start, stop) == stop
+        segments.forget_before(store, ORG, MID, version)
+        whole = expected(*bounds[:version])
+        assert_frame_equal(read_version(store, version), whole)
+        assert_derived_as_whole(store, tmp_path, version, whole)
+    manifest = segments.read_manifest(store, ORG, MID, 3)
+    assert manifest is not None
+    if compact_between:  # each extend starts from the previous version's one file
+        assert [p.key for p in manifest.parts] == [
+            keys.series_key(ORG, MID, 2),
+            keys.segment_key(ORG, MID, 3),
+        ]
+    else:
+        assert [p.key for p in manifest.parts] == [
+            keys.series_key(ORG, MID, 0),
+            *(keys.segment_key(ORG, MID, v) for v in (1, 2, 3)),
+        ]
+    # What is left is version 3 and exactly what it reads.
+    left = set(store.list(keys.measurement_prefix(ORG, MID)))
+    assert {p.key for p in manifest.parts} <= left
+    assert {key for key in left if not key.startswith(keys.version_prefix(ORG, MID, 3))} == {
+        p.key for p in manifest.parts
+    } - {keys.segment_key(ORG, MID, 3)}
+    segments.compact(store, ORG, MID, 3)
+    with store.reading(keys.series_key(ORG, MID, 3)) as path:
+        assert_frame_equal(pl.read_parquet(path), expected(*bounds))
+
+
+def test_a_crash_before_the_manifest_leaves_the_previous_version_and_a_rerun_completes(
+    store: LocalObjectStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    extend(store, tmp_path, 1, 5_500, 8_000)
+    segments.forget_before(store, ORG, MID, 1)
+    steps_v1 = derived(store, 1, keys.STEPS_FILE)
+
+    def crash(*args: object) -> None:
+        raise RuntimeError("worker died")
+
+    monkeypatch.setattr(segments, "write_manifest", crash)
+    with pytest.raises(RuntimeError, match="worker died"):
+        extend(store, tmp_path, 2, 8_000, 9_500)
+    assert keys.SEGMENT_FILE in version_keys(store, 2)  # stored before the crash ...
+    assert keys.MANIFEST_FILE not in version_keys(store, 2)  # ... but the version is not complete
+    with pytest.raises(FileNotFoundError):
+        segments.parts_of(store, ORG, MID, 2)
+    # Version 1, still the measurement's, reads as before.
+    assert_frame_equal(read_version(store, 1), expected(8_000))
+    assert_frame_equal(derived(store, 1, keys.STEPS_FILE), steps_v1)
+
+    monkeypatch.undo()
+    assert extend(store, tmp_path, 2, 8_000, 9_500) == 9_500  # the job run again
+    assert_frame_equal(read_version(store, 2), expected(8_000, 9_500))
+    assert_derived_as_whole(store, tmp_path, 2, expected(8_000, 9_500))
+
+
+def test_an_extension_that_does_not_continue_the_series_stores_nothing_readable(
+    store: LocalObjectStore, tmp_path: Path
+) -> None:
+    delta = tmp_path / "bad.parquet"
+    cycling(0, 100, ROWS_PER_STEP).write_parquet(delta)  # starts again at step 0 and time 0
+    store.put_file(keys.upload_key(ORG, MID, keys.EXTEND_FILE), delta)
+    with pytest.raises(SeriesError):
+        tasks._stitch(store, ORG, MID, 1, CAPACITY)
+    assert keys.MANIFEST_FILE not in version_keys(store, 1)
+    assert_frame_equal(read_version(store, 0), expected())
