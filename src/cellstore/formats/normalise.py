@@ -136,20 +136,48 @@ def apply_column_maps(frame: pl.DataFrame, maps: Sequence[ColumnMap]) -> pl.Data
     return frame.select(exprs)
 
 
+_DURATION = r"^(?:(\d+)\s*d\s*|(\d+)[.-])?(\d+):(\d{1,2}):(\d{1,2}(?:\.\d*)?)$"
+#: The common cases of :data:`_DURATION` (no days; ``Nd hh:mm:ss``), which splits read faster than its groups.
+_CLOCK = r"^\d+:\d{1,2}:\d{1,2}(?:\.\d*)?$"
+_DAYS_CLOCK = r"^\d+\s*d\s*\d+:\d{1,2}:\d{1,2}(?:\.\d*)?$"
+
+
 def duration_seconds(expr: pl.Expr) -> pl.Expr:
     """Seconds from duration text: ``hh:mm:ss[.f]``, ``d.hh:mm:ss``, ``1d 02:03:04`` or plain seconds."""
-    text = expr.cast(pl.String).str.strip_chars()
-    parts = text.str.extract_groups(
-        r"^(?:(\d+)\s*d\s*|(\d+)[.-])?(\d+):(\d{1,2}):(\d{1,2}(?:\.\d*)?)$"
-    ).struct
-    days = pl.coalesce(parts.field("1"), parts.field("2")).cast(pl.Float64).fill_null(0.0)
+    return expr.cast(pl.String).map_batches(_duration, return_dtype=pl.Float64, is_elementwise=True)
+
+
+def _clock_parts(clock: pl.Expr, days: pl.Expr) -> list[pl.Expr]:
+    """The groups of :data:`_DURATION` for text known to match it with ``days`` in the first group."""
+    parts = clock.str.split_exact(":", 2).struct
+    return [
+        days.alias("1"),
+        pl.lit(None, dtype=pl.String).alias("2"),
+        *(parts.field(f"field_{i}").alias(str(3 + i)) for i in range(3)),
+    ]
+
+
+def _duration(values: pl.Series) -> pl.Series:
+    frame = values.str.strip_chars().alias("text").to_frame()
+    text = pl.col("text")
+    if frame.select(text.str.contains(_CLOCK).fill_null(True).all()).item():
+        frame = frame.with_columns(_clock_parts(text, pl.lit(None, dtype=pl.String)))
+    elif frame.select(text.str.contains(_DAYS_CLOCK).fill_null(True).all()).item():
+        days, clock = (
+            text.str.split_exact("d", 1).struct.field(f"field_{i}").str.strip_chars() for i in (0, 1)
+        )
+        frame = frame.with_columns(_clock_parts(clock, days))
+    else:
+        frame = frame.with_columns(text.str.extract_groups(_DURATION).struct.unnest())
+    days = pl.coalesce(pl.col("1"), pl.col("2")).cast(pl.Float64).fill_null(0.0)
     clock = (
         days * 86400.0
-        + parts.field("3").cast(pl.Float64) * 3600.0
-        + parts.field("4").cast(pl.Float64) * 60.0
-        + parts.field("5").cast(pl.Float64)
+        + pl.col("3").cast(pl.Float64) * 3600.0
+        + pl.col("4").cast(pl.Float64) * 60.0
+        + pl.col("5").cast(pl.Float64)
     )
-    return pl.coalesce(clock, text.cast(pl.Float64, strict=False))
+    seconds = pl.coalesce(clock, pl.col("text").cast(pl.Float64, strict=False))
+    return frame.select(seconds).to_series().alias(values.name)
 
 
 def as_utc(moment: datetime | None) -> datetime | None:

@@ -16,12 +16,12 @@ from cellstore.core.database import utcnow
 from cellstore.formats.base import FormatError
 from cellstore.formats.detect import READERS, UnknownFormat, detect
 from cellstore.formats.normalise import NormalisedSeries, normalise
+from cellstore.formats.stream import convert
 from cellstore.jobs.queue import enqueue
 from cellstore.jobs.registry import JobContext, task
 from cellstore.measurements import keys, repository
 from cellstore.measurements.models import FAILED, RUNNING, CellMeasurement
 from cellstore.measurements.uploads import PROCESS_TIME_SERIES
-from cellstore.processing import parquet
 from cellstore.raw_data import service
 from cellstore.raw_data.conversion import CONVERT_RAW_DATA
 from cellstore.raw_data.models import RawData
@@ -29,17 +29,29 @@ from cellstore.storage.base import ObjectStore
 
 
 def convert_file(path: Path, filename: str, family: str | None = None) -> NormalisedSeries:
-    """Read and normalise one instrument file (the family found at upload, or detected again)."""
+    """Read and normalise one instrument file whole (the family found at upload, or detected again)."""
     reader = READERS.get(family or "") or detect(path, filename)
     return normalise(reader.read(path))
 
 
+def convert_file_to(path: Path, filename: str, out: Path, family: str | None = None) -> NormalisedSeries:
+    """Read, normalise and write one instrument file as the stored series parquet ``out``.
+
+    Text exports stream in batches (bounded memory, :mod:`cellstore.formats.stream`); other
+    files, and text files that turn out not to stream, are read whole. The result's ``frame``
+    holds the rows only when the file was read whole.
+    """
+    reader = READERS.get(family or "") or detect(path, filename)
+    return convert(reader, path, out)
+
+
 def _convert(store: ObjectStore, raw: RawData, family: str | None, series_key: str) -> NormalisedSeries:
-    with store.reading(service.object_key(raw)) as path:
-        normalised = convert_file(path, raw.filename, family)
-    with tempfile.TemporaryDirectory(prefix="cellstore-convert-") as tmp:
+    with (
+        store.reading(service.object_key(raw)) as path,
+        tempfile.TemporaryDirectory(prefix="cellstore-convert-") as tmp,
+    ):
         series = Path(tmp) / keys.TIME_SERIES_FILE
-        parquet.write(normalised.frame, series)
+        normalised = convert_file_to(path, raw.filename, series, family)
         store.put_file(series_key, series)
     return normalised
 

@@ -7,23 +7,28 @@ next to a CSV (Arbin's Global_Table as TRI exports it) adds the schedule and cha
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
 from cellstore.formats.base import ColumnMap, FormatError, RawSeries, Reader
 from cellstore.formats.delimited import (
+    TableStream,
     head_text,
     numeric,
     parse_datetime,
     parse_table,
+    read_head,
     read_text,
     split_header,
 )
 from cellstore.formats.detect import register
 from cellstore.formats.normalise import apply_column_maps
 from cellstore.formats.spreadsheet import read_sheets, sheet_names
+from cellstore.formats.stream import NotStreamable
 from cellstore.processing import columns as c
 
 COLUMNS = [
@@ -59,6 +64,7 @@ COLUMNS = [
     ColumnMap("Aux_Temperature_1(C)", c.TEMPERATURE),
 ]
 
+_TEXT = ("Date Time", "Date_Time")
 _DATE_FORMATS = ("%m/%d/%Y %H:%M:%S%.f", "%m/%d/%Y %H:%M:%S", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%d %H:%M:%S")
 
 
@@ -140,11 +146,32 @@ class ArbinCsvReader(Reader):
         header = split_header(lines[0], ",")
         if not _is_arbin_header(header):
             raise FormatError(f"{path.name}: the first line is not an Arbin header.")
-        table = parse_table(lines[1:], header, separator=",", keep_text=("Date Time", "Date_Time"))
+        table = parse_table(lines[1:], header, separator=",", keep_text=_TEXT)
         raw = to_raw(table, self.family)
         raw.test_setup, raw.protocol = _metadata(path)
         raw.test_setup.setdefault("cycler", "Arbin")
         return raw
+
+    def read_batches(self, path: Path, **options: Any) -> Iterator[RawSeries]:
+        """:meth:`read` in batches (:mod:`cellstore.formats.stream`)."""
+        head = read_head(path)
+        header = split_header(head.lines[0], ",")
+        if not _is_arbin_header(header):
+            raise NotStreamable("not an Arbin header")  # read() says so in words
+        stream = TableStream(
+            path, head.offset(1), header, separator=",", keep_text=_TEXT, encoding=head.encoding, **options
+        )
+        first = to_raw(stream.sample, self.family)
+        first.test_setup, first.protocol = _metadata(path)
+        first.test_setup.setdefault("cycler", "Arbin")
+        for table in stream:
+            yield RawSeries(
+                frame=apply_column_maps(table, COLUMNS),
+                family=self.family,
+                start_time=first.start_time,
+                test_setup=first.test_setup,
+                protocol=first.protocol,
+            )
 
 
 class ArbinXlsxReader(Reader):

@@ -6,14 +6,25 @@ BaSyTec counts charge current as positive (negated here); ``Line`` is the test-p
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
 from cellstore.formats.base import ColumnMap, FormatError, RawSeries, Reader
-from cellstore.formats.delimited import head_text, parse_datetime, parse_table, read_text, split_header
+from cellstore.formats.delimited import (
+    TableStream,
+    head_text,
+    parse_datetime,
+    parse_table,
+    read_head,
+    read_text,
+    split_header,
+)
 from cellstore.formats.detect import register
 from cellstore.formats.normalise import CAPACITY_FROM_CYCLER, ENERGY_FROM_CYCLER, apply_column_maps
+from cellstore.formats.stream import NotStreamable
 from cellstore.processing import columns as c
 
 COLUMNS = [
@@ -56,9 +67,27 @@ class BasytecReader(Reader):
             raise FormatError(f"{path.name}: no BaSyTec column header ('~Time[s]  …  U[V]  I[A]').")
         header = [n.replace("\ufffd", "°") for n in split_header(lines[index][1:], "\t")]
         table = parse_table(lines[index + 1 :], header, separator="\t")
-        frame = apply_column_maps(table, COLUMNS)
+        return self._raw(apply_column_maps(table, COLUMNS), lines[:index])
+
+    def read_batches(self, path: Path, **options: Any) -> Iterator[RawSeries]:
+        """:meth:`read` in batches (:mod:`cellstore.formats.stream`)."""
+        head = read_head(path)
+        index = _header_index(head.lines)
+        if index < 0 or index + 1 >= len(head.lines):
+            raise NotStreamable("no BaSyTec header in the first megabyte")
+        header = [n.replace("\ufffd", "°") for n in split_header(head.lines[index][1:], "\t")]
+        stream = TableStream(
+            path, head.offset(index + 1), header, separator="\t", encoding=head.encoding, **options
+        )
+        first = self._raw(pl.DataFrame(), head.lines[:index])
+        for table in stream:
+            first.frame = apply_column_maps(table, COLUMNS)
+            yield first
+            first = RawSeries(frame=first.frame, family=self.family)
+
+    def _raw(self, frame: pl.DataFrame, preamble: list[str]) -> RawSeries:
         meta = {}
-        for line in lines[:index]:
+        for line in preamble:
             key, _, value = line.lstrip("~").partition(":")
             if value.strip():
                 meta[key.strip()] = value.strip()

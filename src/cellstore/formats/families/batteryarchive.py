@@ -6,12 +6,22 @@ cycle) and count charge current as positive (negated here).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from cellstore.formats.base import ColumnMap, FormatError, RawSeries, Reader
-from cellstore.formats.delimited import head_text, parse_table, read_text, split_header
+from cellstore.formats.delimited import (
+    TableStream,
+    head_text,
+    parse_table,
+    read_head,
+    read_text,
+    split_header,
+)
 from cellstore.formats.detect import register
 from cellstore.formats.normalise import apply_column_maps
+from cellstore.formats.stream import NotStreamable
 from cellstore.processing import columns as c
 
 COLUMNS = [
@@ -47,6 +57,25 @@ class BatteryArchiveReader(Reader):
         table = parse_table(lines[1:], header, separator=",", keep_text=("Date_Time",))
         frame = apply_column_maps(table, COLUMNS)
         return RawSeries(frame=frame, family=self.family, test_setup={"source": "batteryarchive.org"})
+
+    def read_batches(self, path: Path, **options: Any) -> Iterator[RawSeries]:
+        """:meth:`read` in batches (:mod:`cellstore.formats.stream`)."""
+        head = read_head(path)
+        header = split_header(head.lines[0], ",")
+        if not set(header) >= _MARKERS:
+            raise NotStreamable("not a batteryarchive.org header")
+        stream = TableStream(
+            path,
+            head.offset(1),
+            header,
+            separator=",",
+            keep_text=("Date_Time",),
+            encoding=head.encoding,
+            **options,
+        )
+        for table in stream:
+            frame = apply_column_maps(table, COLUMNS)
+            yield RawSeries(frame=frame, family=self.family, test_setup={"source": "batteryarchive.org"})
 
 
 register(BatteryArchiveReader())

@@ -3,12 +3,22 @@ Voltage_V …``. Charge current counts as positive there (negated here)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from cellstore.formats.base import ColumnMap, FormatError, RawSeries, Reader
-from cellstore.formats.delimited import head_text, parse_table, read_text, split_header
+from cellstore.formats.delimited import (
+    TableStream,
+    head_text,
+    parse_table,
+    read_head,
+    read_text,
+    split_header,
+)
 from cellstore.formats.detect import register
 from cellstore.formats.normalise import apply_column_maps
+from cellstore.formats.stream import NotStreamable
 from cellstore.processing import columns as c
 
 COLUMNS = [
@@ -42,6 +52,18 @@ class BatteryDataHubReader(Reader):
             raise FormatError(f"{path.name}: not a Battery Data Hub raw CSV (needs {sorted(_MARKERS)}).")
         frame = apply_column_maps(parse_table(lines[1:], header, separator=","), COLUMNS)
         return RawSeries(frame=frame, family=self.family, test_setup={"source": "batterydata.energy.gov"})
+
+    def read_batches(self, path: Path, **options: Any) -> Iterator[RawSeries]:
+        """:meth:`read` in batches (:mod:`cellstore.formats.stream`)."""
+        head = read_head(path)
+        header = split_header(head.lines[0], ",")
+        if not set(header) >= _MARKERS:
+            raise NotStreamable("not a Battery Data Hub header")
+        for table in TableStream(
+            path, head.offset(1), header, separator=",", encoding=head.encoding, **options
+        ):
+            frame = apply_column_maps(table, COLUMNS)
+            yield RawSeries(frame=frame, family=self.family, test_setup={"source": "batterydata.energy.gov"})
 
 
 register(BatteryDataHubReader())

@@ -9,15 +9,28 @@ number (the cycler's step), ``cycle number`` its cycle.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
 from cellstore.formats.base import ColumnMap, FormatError, RawSeries, Reader
-from cellstore.formats.delimited import head_text, parse_datetime, parse_table, read_text, split_header
+from cellstore.formats.delimited import (
+    Head,
+    TableStream,
+    datetime_format,
+    head_text,
+    parse_datetime,
+    parse_table,
+    read_head,
+    read_text,
+    split_header,
+)
 from cellstore.formats.detect import register
 from cellstore.formats.normalise import apply_column_maps
+from cellstore.formats.stream import NotStreamable
 from cellstore.processing import columns as c
 
 COLUMNS = [
@@ -82,27 +95,83 @@ def _metadata(lines: list[str]) -> tuple[dict, dict, datetime | None]:
 
 def _table(lines: list[str], header: list[str], separator: str) -> pl.DataFrame:
     data = [line for line in lines if line.strip()]
+    header, decimal_comma = _dialect(data, header, separator)
+    return parse_table(data, header, separator=separator, decimal_comma=decimal_comma, keep_text=("time/s",))
+
+
+def _dialect(data: list[str], header: list[str], separator: str) -> tuple[list[str], bool]:
+    """The header as the rows hold it, and whether numbers have a decimal comma (from the first rows)."""
     decimal_comma = bool(data) and separator != "," and bool(re.search(r"\d,\d", data[0]))
     widest = max((len(split_header(line, separator)) for line in data[:200]), default=len(header))
     if widest < len(header):
         # EC-Lab's impedance exports list a few columns the rows do not hold, before the real ones.
         header = header[len(header) - widest :]
-    header = [name.replace("\ufffd", "°") for name in header]
-    return parse_table(data, header, separator=separator, decimal_comma=decimal_comma, keep_text=("time/s",))
+    return [name.replace("\ufffd", "°") for name in header], decimal_comma
 
 
 def _raw(table: pl.DataFrame, family: str, setup: dict, protocol: dict, start: datetime | None) -> RawSeries:
+    frame = _frame(table, family, _time_format(table, family))
+    return RawSeries(frame=frame, family=family, start_time=start, test_setup=setup, protocol=protocol)
+
+
+def _time_format(table: pl.DataFrame, family: str) -> str | None:
+    """``None`` when ``time/s`` holds seconds, else the format of its timestamps (BT-Lab)."""
+    frame = apply_column_maps(table, COLUMNS)
+    if c.TIME not in frame.columns:
+        raise FormatError(f"{family}: no time/s column.")
+    if frame.schema[c.TIME] != pl.String:
+        return None
+    text = frame[c.TIME].str.strip_chars().replace("", None)
+    seconds = text.str.replace(",", ".", literal=True).cast(pl.Float64, strict=False)
+    if seconds.null_count() == text.null_count():
+        return None
+    return datetime_format(text, _DATE_FORMATS)
+
+
+def _frame(table: pl.DataFrame, family: str, time_format: str | None, *, check: bool = False) -> pl.DataFrame:
     frame = apply_column_maps(table, COLUMNS)
     if c.TIME not in frame.columns:
         raise FormatError(f"{family}: no time/s column.")
     if frame.schema[c.TIME] == pl.String:
         text = frame[c.TIME].str.strip_chars().replace("", None)
-        seconds = text.str.replace(",", ".", literal=True).cast(pl.Float64, strict=False)
-        if seconds.null_count() == text.null_count():
-            frame = frame.with_columns(seconds.alias(c.TIME))
-        else:  # absolute timestamps (BT-Lab writes the date in the 'time/s' column)
-            frame = frame.with_columns(parse_datetime(text, _DATE_FORMATS).alias(c.TIME))
-    return RawSeries(frame=frame, family=family, start_time=start, test_setup=setup, protocol=protocol)
+        if time_format is None:
+            seconds = text.str.replace(",", ".", literal=True).cast(pl.Float64, strict=False)
+        else:
+            seconds = text.str.strptime(pl.Datetime("us"), time_format, strict=False)
+        if check and seconds.null_count() != text.null_count():
+            raise NotStreamable("time/s changes form after the first rows")
+        frame = frame.with_columns(seconds.alias(c.TIME))
+    return frame
+
+
+def _batches(
+    path: Path,
+    head: Head,
+    start_line: int,
+    header: list[str],
+    separator: str,
+    first: tuple[str, dict, dict, datetime | None],
+    options: dict[str, Any],
+) -> Iterator[RawSeries]:
+    data = [line for line in head.lines[start_line:] if line.strip()]
+    if not head.complete and len(data) < 201:
+        raise NotStreamable("fewer than 200 rows in the first megabyte")
+    header, decimal_comma = _dialect(data, header, separator)
+    stream = TableStream(
+        path,
+        head.offset(start_line),
+        header,
+        separator=separator,
+        decimal_comma=decimal_comma,
+        keep_text=("time/s",),
+        encoding=head.encoding,
+        **options,
+    )
+    family, setup, protocol, start = first
+    time_format = _time_format(stream.sample, family)
+    for table in stream:
+        frame = _frame(table, family, time_format, check=True)
+        yield RawSeries(frame=frame, family=family, start_time=start, test_setup=setup, protocol=protocol)
 
 
 class BiologicMptReader(Reader):
@@ -137,6 +206,24 @@ class BiologicMptReader(Reader):
         table = _table(body, split_header(header_line, "\t"), "\t")
         return _raw(table, self.family, setup, protocol, start)
 
+    def read_batches(self, path: Path, **options: Any) -> Iterator[RawSeries]:
+        """:meth:`read` in batches (:mod:`cellstore.formats.stream`)."""
+        head = read_head(path)
+        lines = head.lines
+        if _BANNER.match(lines[0]):
+            match = _HEADER_LINES.search(lines[1]) if len(lines) > 1 else None
+            if match is None or not 1 <= int(match.group(1)) < len(lines):
+                raise NotStreamable("no usable 'Nb header lines'")
+            count = int(match.group(1))
+            preamble, header_line = lines[: count - 1], lines[count - 1]
+        else:
+            count, preamble, header_line = 1, [], lines[0]
+        if not _looks_like_columns(header_line, "\t") and "time/s" not in header_line:
+            raise NotStreamable("no BioLogic column header")
+        setup, protocol, start = _metadata(preamble)
+        header = split_header(header_line, "\t")
+        yield from _batches(path, head, count, header, "\t", (self.family, setup, protocol, start), options)
+
 
 class BiologicCsvReader(Reader):
     family = "biologic_csv"
@@ -157,11 +244,27 @@ class BiologicCsvReader(Reader):
             raise FormatError(f"{path.name}: the first line is not a BioLogic column header.")
         header = [name or "index" for name in lines[0].rstrip(separator).split(separator)]
         table = _table(lines[1:], header, separator)
-        setup, protocol, start = {"cycler": "BioLogic"}, {}, None
-        log = path.with_suffix(".mpl")
-        if log.exists():
-            setup, protocol, start = _metadata(read_text(log).split("\n"))
+        setup, protocol, start = _log(path)
         return _raw(table, self.family, setup, protocol, start)
+
+    def read_batches(self, path: Path, **options: Any) -> Iterator[RawSeries]:
+        """:meth:`read` in batches (:mod:`cellstore.formats.stream`)."""
+        head = read_head(path)
+        first = head.lines[0]
+        separator = ";" if first.count(";") > first.count(",") else ","
+        if not _looks_like_columns(first, separator):
+            raise NotStreamable("no BioLogic column header")
+        header = [name or "index" for name in first.rstrip(separator).split(separator)]
+        setup, protocol, start = _log(path)
+        yield from _batches(path, head, 1, header, separator, (self.family, setup, protocol, start), options)
+
+
+def _log(path: Path) -> tuple[dict, dict, datetime | None]:
+    """What the ``.mpl`` log beside a CSV export says."""
+    log = path.with_suffix(".mpl")
+    if log.exists():
+        return _metadata(read_text(log).split("\n"))
+    return {"cycler": "BioLogic"}, {}, None
 
 
 register(BiologicMptReader())

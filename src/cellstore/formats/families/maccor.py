@@ -11,13 +11,23 @@ or signed with charge positive; capacity and energy are one counter each.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
 from cellstore.formats.base import ColumnMap, FormatError, RawSeries, Reader
-from cellstore.formats.delimited import head_text, parse_datetime, parse_table, read_text, split_header
+from cellstore.formats.delimited import (
+    TableStream,
+    head_text,
+    parse_datetime,
+    parse_table,
+    read_head,
+    read_text,
+    split_header,
+)
 from cellstore.formats.detect import register
 from cellstore.formats.normalise import (
     CAPACITY_FROM_CYCLER,
@@ -25,6 +35,7 @@ from cellstore.formats.normalise import (
     apply_column_maps,
     duration_seconds,
 )
+from cellstore.formats.stream import NotStreamable
 from cellstore.processing import columns as c
 
 COLUMNS = [
@@ -60,6 +71,7 @@ _DATE_FORMATS = (
     "%m/%d/%Y",
 )
 _STATE_COLUMNS = ("State", "Md")
+_TEXT = ("TestTime", "StepTime", "DPt Time")
 
 
 def _is_header(line: str) -> bool:
@@ -79,8 +91,12 @@ def _header_index(lines: list[str]) -> int:
     return -1
 
 
-def _seconds(table: pl.DataFrame) -> pl.DataFrame:
-    """``TestTime`` as seconds: duration text, or a number whose unit the wall clock tells."""
+def _seconds(table: pl.DataFrame, scale: float | None = None) -> pl.DataFrame:
+    """``TestTime`` as seconds: duration text, or a number whose unit the wall clock tells.
+
+    ``scale`` (seconds per unit) is found from ``table`` itself unless given (a later batch of
+    a file takes the one its first rows gave).
+    """
     by_lower = {n.lower(): n for n in table.columns}
     name = by_lower.get("testtime")
     if name is None:
@@ -89,8 +105,20 @@ def _seconds(table: pl.DataFrame) -> pl.DataFrame:
     if values.dtype == pl.String:
         return table.with_columns(duration_seconds(pl.col(name)).alias(c.TIME)).drop(name)
     seconds = values.cast(pl.Float64)
+    if scale is None:
+        scale = _time_scale(table)
+    return table.with_columns((seconds * scale).alias(c.TIME)).drop(name)
+
+
+def _time_scale(table: pl.DataFrame) -> float:
+    """Seconds per unit of a numeric ``TestTime``: the one that makes its span the wall clock's."""
+    by_lower = {n.lower(): n for n in table.columns}
+    name = by_lower.get("testtime")
     clock_name = by_lower.get("dpt time") or by_lower.get("dpt time ")
     scale = 1.0
+    if name is None or table[name].dtype == pl.String:
+        return scale
+    seconds = table[name].cast(pl.Float64)
     if clock_name is not None and table.height > 1:
         try:
             clock = parse_datetime(table[clock_name], _DATE_FORMATS)
@@ -100,7 +128,7 @@ def _seconds(table: pl.DataFrame) -> pl.DataFrame:
                 scale = min((1.0, 60.0, 3600.0), key=lambda s: abs(span * s - wall))
         except (FormatError, TypeError):
             pass
-    return table.with_columns((seconds * scale).alias(c.TIME)).drop(name)
+    return scale
 
 
 def _signed_current(frame: pl.DataFrame) -> pl.DataFrame:
@@ -161,27 +189,67 @@ class MaccorTextReader(Reader):
         index = _header_index(lines)
         if index < 0:
             raise FormatError(f"{path.name}: no Maccor column header (Rec, Cyc#/Cycle C, Step, TestTime).")
-        separator = "\t" if lines[index].count("\t") >= lines[index].count(",") else ","
-        header = split_header(lines[index], separator)
-        table = parse_table(
-            lines[index + 1 :], header, separator=separator, keep_text=("TestTime", "StepTime", "DPt Time")
+        separator, header = _layout(lines[index])
+        table = parse_table(lines[index + 1 :], header, separator=separator, keep_text=_TEXT)
+        frame = self._frame(_seconds(table), path)
+        if _millivolts(header, frame):
+            frame = frame.with_columns(pl.col(c.VOLTAGE) * 1e-3)
+        return self._raw(_signed_current(frame), lines[:index])
+
+    def read_batches(self, path: Path, **options: Any) -> Iterator[RawSeries]:
+        """:meth:`read` in batches (:mod:`cellstore.formats.stream`); the time unit and the
+        milli-volt reading are decided on the first rows."""
+        head = read_head(path)
+        index = _header_index(head.lines)
+        if index < 0 or index + 1 >= len(head.lines):
+            raise NotStreamable("no Maccor header in the first megabyte")
+        separator, header = _layout(head.lines[index])
+        stream = TableStream(
+            path,
+            head.offset(index + 1),
+            header,
+            separator=separator,
+            keep_text=_TEXT,
+            encoding=head.encoding,
+            **options,
         )
-        table = _seconds(table)
+        scale = _time_scale(stream.sample)
+        millivolts = _millivolts(header, self._frame(_seconds(stream.sample, scale), path))
+        first = self._raw(pl.DataFrame(), head.lines[:index])
+        for table in stream:
+            frame = self._frame(_seconds(table, scale), path)
+            if millivolts:
+                frame = frame.with_columns(pl.col(c.VOLTAGE) * 1e-3)
+            first.frame = _signed_current(frame)
+            yield first
+            first = RawSeries(frame=first.frame, family=self.family)
+
+    def _frame(self, table: pl.DataFrame, path: Path) -> pl.DataFrame:
         frame = apply_column_maps(table, COLUMNS)
         missing = [n for n in (c.TIME, c.VOLTAGE, c.CURRENT) if n not in frame.columns]
         if missing:
             raise FormatError(f"{path.name}: no Maccor column for {', '.join(missing)}.")
-        if "mamps" in {n.lower() for n in header} and frame[c.VOLTAGE].abs().median() > 100:
-            frame = frame.with_columns(pl.col(c.VOLTAGE) * 1e-3)  # milli-unit exports write mV under "Volts"
-        frame = _signed_current(frame)
-        setup, protocol = _metadata(lines[:index])
+        return frame
+
+    def _raw(self, frame: pl.DataFrame, preamble: list[str]) -> RawSeries:
+        setup, protocol = _metadata(preamble)
         return RawSeries(
             frame=frame,
             family=self.family,
-            start_time=_start_time(lines[:index]),
+            start_time=_start_time(preamble),
             test_setup=setup,
             protocol=protocol,
         )
+
+
+def _layout(line: str) -> tuple[str, list[str]]:
+    separator = "\t" if line.count("\t") >= line.count(",") else ","
+    return separator, split_header(line, separator)
+
+
+def _millivolts(header: list[str], frame: pl.DataFrame) -> bool:
+    """Milli-unit exports write mV under "Volts"."""
+    return "mamps" in {n.lower() for n in header} and frame[c.VOLTAGE].abs().median() > 100
 
 
 register(MaccorTextReader())

@@ -7,12 +7,21 @@ Neware writes discharge current as negative (negated here); capacities are per s
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
 from cellstore.formats.base import ColumnMap, FormatError, RawSeries, Reader
-from cellstore.formats.delimited import head_text, parse_table, read_text, split_header
+from cellstore.formats.delimited import (
+    TableStream,
+    head_text,
+    parse_table,
+    read_head,
+    read_text,
+    split_header,
+)
 from cellstore.formats.detect import register
 from cellstore.formats.normalise import (
     CAPACITY_FROM_CYCLER,
@@ -20,6 +29,7 @@ from cellstore.formats.normalise import (
     apply_column_maps,
     duration_seconds,
 )
+from cellstore.formats.stream import NotStreamable
 from cellstore.processing import columns as c
 
 COLUMNS = [
@@ -89,10 +99,25 @@ class NewareCsvReader(Reader):
             table = parse_table(lines[1:], split_header(lines[0], ","), separator=",", keep_text=_TEXT)
         else:
             raise FormatError(f"{path.name}: not a Neware BTSDA CSV export (no DataPoint/Cycle/Step header).")
-        table = table.rename({n: n.replace("?", "°") for n in table.columns if "(?)" in n})
-        frame = apply_column_maps(table, COLUMNS)
-        if frame.schema.get(c.TIME) == pl.String:
-            frame = frame.with_columns(duration_seconds(pl.col(c.TIME)).alias(c.TIME))
+        return self._raw(table)
+
+    def read_batches(self, path: Path, **options: Any) -> Iterator[RawSeries]:
+        """:meth:`read` in batches (:mod:`cellstore.formats.stream`); the flat export only."""
+        head = read_head(path)
+        if _regular(head.lines) or not _flat(head.lines[0]):
+            raise NotStreamable("the three-level export is read whole")
+        header = split_header(head.lines[0], ",")
+        stream = TableStream(
+            path, head.offset(1), header, separator=",", keep_text=_TEXT, encoding=head.encoding, **options
+        )
+        start = self._raw(stream.sample).start_time
+        for table in stream:
+            yield RawSeries(
+                frame=_frame(table), family=self.family, start_time=start, test_setup={"cycler": "Neware"}
+            )
+
+    def _raw(self, table: pl.DataFrame) -> RawSeries:
+        frame = _frame(table)
         start = None
         if "Date" in frame.columns and frame.height:
             # Wall-clock time of every record: its first one, less the record's test time, starts the test.
@@ -101,6 +126,14 @@ class NewareCsvReader(Reader):
                 seconds = frame[c.TIME][0] or 0.0
                 start = pl.select(pl.lit(date[0]) - pl.duration(seconds=seconds)).item()
         return RawSeries(frame=frame, family=self.family, start_time=start, test_setup={"cycler": "Neware"})
+
+
+def _frame(table: pl.DataFrame) -> pl.DataFrame:
+    table = table.rename({n: n.replace("?", "°") for n in table.columns if "(?)" in n})
+    frame = apply_column_maps(table, COLUMNS)
+    if frame.schema.get(c.TIME) == pl.String:
+        frame = frame.with_columns(duration_seconds(pl.col(c.TIME)).alias(c.TIME))
+    return frame
 
 
 register(NewareCsvReader())

@@ -6,14 +6,25 @@ are separate cumulative counters; older exports label the energy columns ``Capac
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
 from cellstore.formats.base import ColumnMap, FormatError, RawSeries, Reader
-from cellstore.formats.delimited import head_text, parse_datetime, parse_table, read_text, split_header
+from cellstore.formats.delimited import (
+    TableStream,
+    head_text,
+    parse_datetime,
+    parse_table,
+    read_head,
+    read_text,
+    split_header,
+)
 from cellstore.formats.detect import register
 from cellstore.formats.normalise import apply_column_maps
+from cellstore.formats.stream import NotStreamable
 from cellstore.processing import columns as c
 
 COLUMNS = [
@@ -65,9 +76,38 @@ class PecReader(Reader):
         table = parse_table(
             lines[index + 1 :], split_header(lines[index], ","), separator=",", keep_text=_TIME_TEXT
         )
+        return self._raw(table, lines[:index])
+
+    def read_batches(self, path: Path, **options: Any) -> Iterator[RawSeries]:
+        """:meth:`read` in batches (:mod:`cellstore.formats.stream`)."""
+        head = read_head(path)
+        index = _header_index(head.lines)
+        if index < 0 or index + 1 >= len(head.lines):
+            raise NotStreamable("no PEC header in the first megabyte")
+        header = split_header(head.lines[index], ",")
+        stream = TableStream(
+            path,
+            head.offset(index + 1),
+            header,
+            separator=",",
+            keep_text=_TIME_TEXT,
+            encoding=head.encoding,
+            **options,
+        )
+        first = self._raw(stream.sample, head.lines[:index])
+        for table in stream:
+            yield RawSeries(
+                frame=apply_column_maps(table, COLUMNS),
+                family=self.family,
+                start_time=first.start_time,
+                test_setup=first.test_setup,
+                protocol=first.protocol,
+            )
+
+    def _raw(self, table: pl.DataFrame, preamble: list[str]) -> RawSeries:
         frame = apply_column_maps(table, COLUMNS)
         meta = {}
-        for line in lines[:index]:
+        for line in preamble:
             key, sep, value = line.partition(":,")
             if sep and value.strip(", "):
                 meta.setdefault(key.strip(), value.strip(", "))
