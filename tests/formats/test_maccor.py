@@ -4,27 +4,19 @@ from __future__ import annotations
 
 import pytest
 
-from cellstore.formats.base import FormatError
 from cellstore.formats.families.maccor import MaccorTextReader
-from cellstore.formats.normalise import normalise
-from tests.formats.text_files import MANIFEST_ROWS, assert_matches_cellpy, files_of, read_and_process
+from tests.formats.text_files import (
+    assert_matches_cellpy,
+    check_real_file,
+    files_of,
+)
 
 READER = MaccorTextReader()
 
 
 @pytest.mark.parametrize("name", files_of("maccor_txt"))
 def test_real_file(testdata, tmp_path, name):
-    folder, rows = MANIFEST_ROWS[name]
-    path = testdata / folder / name
-    head = path.read_bytes()[:65536]
-    assert READER.sniff(head, name) >= 0.5
-    if rows == 0:  # an empty test: read fine, refused by normalise with a clear message
-        assert READER.read(path).frame.height == 0
-        with pytest.raises(FormatError, match="no data rows"):
-            normalise(READER.read(path))
-        return
-    series = read_and_process(READER, path, tmp_path)
-    assert series.frame.height == rows
+    check_real_file(READER, testdata, tmp_path, name)
 
 
 def test_values_match_cellpy(testdata):

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+import pytest
 
-from cellstore.formats.base import Reader
+from cellstore.formats.base import FormatError, Reader
 from cellstore.formats.normalise import NormalisedSeries, normalise
 from cellstore.processing.pipeline import process_series
 
@@ -57,6 +58,20 @@ def read_and_process(reader: Reader, path: Path, tmp_path: Path) -> NormalisedSe
     assert result.rows == series.frame.height
     assert pl.read_parquet(tmp_path / "steps.parquet").height == series.frame["Step count"].max() + 1
     return series
+
+
+def check_real_file(reader: Reader, testdata: Path, tmp_path: Path, name: str) -> None:
+    """One real file of the family: recognised, read, normalised and processed, with the
+    manifest's row count; a file without data rows is refused by normalise in words."""
+    folder, rows = MANIFEST_ROWS[name]
+    path = testdata / folder / name
+    assert reader.sniff(path.read_bytes()[:65536], name) >= 0.5
+    if rows == 0:
+        assert reader.read(path).frame.height == 0
+        with pytest.raises(FormatError, match="no data rows"):
+            normalise(reader.read(path))
+        return
+    assert read_and_process(reader, path, tmp_path).frame.height == rows
 
 
 def assert_matches_cellpy(raw_frame: pl.DataFrame, golden: Path, *, rtol: float = 1e-6) -> None:
