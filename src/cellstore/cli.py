@@ -91,8 +91,9 @@ def serve(
     if created:
         typer.echo(f"Created organization {created['organization_id']} with admin {created['email']}.")
         typer.echo(f"API key (shown once, keep it): {created['api_key']}\n")
+        typer.echo(f"Open {api_url} in a browser and sign in with it.\n")
         typer.echo(
-            "Use it from Python:\n" + client_example(api_url, created["api_key"], created["project_id"])
+            "Or use it from Python:\n" + client_example(api_url, created["api_key"], created["project_id"])
         )
         typer.echo("")
     typer.echo(f"cellstore on {api_url} (database: {settings.sync_database_url.split('://')[0]})")
