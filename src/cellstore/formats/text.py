@@ -1,4 +1,4 @@
-"""Small helpers the readers share for looking at a file's first bytes and opening parquet tables."""
+"""Small helpers the readers share for looking at a file's first bytes and opening CSV and parquet tables."""
 
 from __future__ import annotations
 
@@ -21,6 +21,14 @@ def first_line(head: bytes) -> str:
 
 def is_parquet(head: bytes) -> bool:
     return head.startswith(PARQUET_MAGIC)
+
+
+def read_csv(path: Path, what: str) -> pl.DataFrame:
+    """A plain CSV with one header row; ``what`` names the kind of file in the error message."""
+    try:
+        return pl.read_csv(path, infer_schema_length=10_000)
+    except (pl.exceptions.PolarsError, UnicodeDecodeError) as exc:
+        raise FormatError(f"unreadable {what}: {exc}") from None
 
 
 def read_parquet(path: Path) -> pl.DataFrame:

@@ -3,22 +3,9 @@ Voltage_V …``. Charge current counts as positive there (negated here)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
-
-from cellstore.formats.base import ColumnMap, FormatError, RawSeries, Reader
-from cellstore.formats.delimited import (
-    TableStream,
-    head_text,
-    parse_table,
-    read_head,
-    read_text,
-    split_header,
-)
+from cellstore.formats.base import ColumnMap
 from cellstore.formats.detect import register
-from cellstore.formats.normalise import apply_column_maps
-from cellstore.formats.stream import NotStreamable
+from cellstore.formats.headered_csv import HeaderedCsvReader
 from cellstore.processing import columns as c
 
 COLUMNS = [
@@ -33,37 +20,16 @@ COLUMNS = [
     ColumnMap("Discharge_Energy_Wh", c.DISCHARGE_ENERGY),
     ColumnMap("Cell_Temperature_C", c.TEMPERATURE),
 ]
-_MARKERS = {"Time_s", "Current_A", "Voltage_V"}
 
 
-class BatteryDataHubReader(Reader):
+class BatteryDataHubReader(HeaderedCsvReader):
     family = "batterydata_doe"
     label = "DOE Battery Data Hub CSV (batterydata.energy.gov)"
     extensions = (".csv",)
-
-    def sniff(self, head: bytes, name: str) -> float:
-        names = set(split_header(head_text(head).split("\n", 1)[0], ","))
-        return 0.85 if names >= _MARKERS else 0.0
-
-    def read(self, path: Path) -> RawSeries:
-        lines = read_text(path).split("\n")
-        header = split_header(lines[0], ",")
-        if not set(header) >= _MARKERS:
-            raise FormatError(f"{path.name}: not a Battery Data Hub raw CSV (needs {sorted(_MARKERS)}).")
-        frame = apply_column_maps(parse_table(lines[1:], header, separator=","), COLUMNS)
-        return RawSeries(frame=frame, family=self.family, test_setup={"source": "batterydata.energy.gov"})
-
-    def read_batches(self, path: Path, **options: Any) -> Iterator[RawSeries]:
-        """:meth:`read` in batches (:mod:`cellstore.formats.stream`)."""
-        head = read_head(path)
-        header = split_header(head.lines[0], ",")
-        if not set(header) >= _MARKERS:
-            raise NotStreamable("not a Battery Data Hub header")
-        for table in TableStream(
-            path, head.offset(1), header, separator=",", encoding=head.encoding, **options
-        ):
-            frame = apply_column_maps(table, COLUMNS)
-            yield RawSeries(frame=frame, family=self.family, test_setup={"source": "batterydata.energy.gov"})
+    columns = COLUMNS
+    markers = frozenset({"Time_s", "Current_A", "Voltage_V"})
+    source = "batterydata.energy.gov"
+    what = "a Battery Data Hub raw CSV"
 
 
 register(BatteryDataHubReader())

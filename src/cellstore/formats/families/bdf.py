@@ -9,7 +9,7 @@ import polars as pl
 from cellstore.formats import bdf
 from cellstore.formats.base import FormatError, RawSeries, Reader
 from cellstore.formats.detect import register
-from cellstore.formats.text import first_line, is_parquet, read_parquet
+from cellstore.formats.text import first_line, is_parquet, read_csv, read_parquet
 
 
 def _series(table: pl.DataFrame, family: str) -> RawSeries:
@@ -30,11 +30,7 @@ class BdfCsvReader(Reader):
         return 0.95 if all(column in header for column in bdf.REQUIRED) else 0.0
 
     def read(self, path: Path) -> RawSeries:
-        try:
-            table = pl.read_csv(path, infer_schema_length=10_000)
-        except (pl.exceptions.PolarsError, UnicodeDecodeError) as exc:
-            raise FormatError(f"unreadable BDF CSV: {exc}") from None
-        return _series(table, self.family)
+        return _series(read_csv(path, "BDF CSV"), self.family)
 
 
 class BdfParquetReader(Reader):

@@ -10,7 +10,7 @@ import polars as pl
 from cellstore.formats import bdf
 from cellstore.formats.base import FormatError, RawSeries, Reader
 from cellstore.formats.detect import register
-from cellstore.formats.text import first_line, is_parquet, read_parquet
+from cellstore.formats.text import first_line, is_parquet, read_csv, read_parquet
 from cellstore.processing import columns as c
 
 #: Two of these in a CSV header make it a cellstore series.
@@ -40,11 +40,7 @@ class NativeCsvReader(Reader):
         return 0.9 if found >= 2 else 0.0
 
     def read(self, path: Path) -> RawSeries:
-        try:
-            frame = pl.read_csv(path, infer_schema_length=10_000)
-        except (pl.exceptions.PolarsError, UnicodeDecodeError) as exc:
-            raise FormatError(f"unreadable CSV: {exc}") from None
-        return _series(frame, self.family)
+        return _series(read_csv(path, "CSV"), self.family)
 
 
 class NativeParquetReader(Reader):
