@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import time
@@ -48,12 +49,15 @@ class StoreServer(LiveServer):
     def object_keys(self, prefix: str) -> list[str]:
         """Keys of the stored objects under ``prefix``, read from the store itself, not the API."""
         if self.s3 is None:
+            # os.walk, unlike Path.rglob, passes over directories that the server's background
+            # deletion removes while we look.
             root = self.data_dir / "objects"
-            return sorted(
-                path.relative_to(root).as_posix()
-                for path in root.rglob("*")
-                if path.is_file() and path.relative_to(root).as_posix().startswith(prefix)
+            keys = (
+                (Path(folder) / name).relative_to(root).as_posix()
+                for folder, _, names in os.walk(root)
+                for name in names
             )
+            return sorted(key for key in keys if key.startswith(prefix))
         s3 = s3_client(self.s3.endpoint, self.s3.access_key_id, self.s3.secret_access_key)
         keys: list[str] = []
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=self.s3.bucket, Prefix=prefix):
