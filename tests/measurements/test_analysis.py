@@ -14,8 +14,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from cellstore.measurements import analysis
-from cellstore.measurements.analysis import overview_key
+from cellstore.measurements import analysis, keys
 from cellstore.processing import overview as ov
 from cellstore.storage.local import LocalObjectStore
 from tests.measurements.conftest import StoreServer
@@ -61,7 +60,7 @@ def get(uploaded: Uploaded, path: str, **params: Any) -> Any:
 
 def overview_path(server: LiveServer, uploaded: Uploaded, version: int) -> Path:
     """Where local storage keeps the overview of one version of the series."""
-    key = overview_key(uploaded.tenant.organization_id, uploaded.measurement_id, version)
+    key = keys.overview_key(uploaded.tenant.organization_id, uploaded.measurement_id, version)
     return server.settings.data_dir / "objects" / key
 
 
@@ -223,9 +222,10 @@ def test_extend_updates_the_overview(uploaded: Uploaded, server: LiveServer) -> 
     )
     assert cm.extend(mid, delta).processing_status == "ready"
     total = uploaded.frame.height + delta.height
-    assert overview_path(server, uploaded, 1).is_file()  # stored by the extend, before any request
-
+    # Made from version 0's and the appended rows by this request or by the compaction job,
+    # whichever comes first, and stored.
     after = get(uploaded, "/series", y="Voltage [V]", max_points=60)
+    assert overview_path(server, uploaded, 1).is_file()
     assert (after["rows"], after["row_end"]) == (total, total)
     points = after["series"]["Voltage [V]"]
     assert max(points["Voltage [V]"]) == 4.5 and spike_row in points["row"]
@@ -273,13 +273,13 @@ def test_store_overview_updates_from_the_previous_version(
     analysis.store_overview(store, "org", "m", 0, first)
     monkeypatch.setattr(ov, "build_overview", lambda source: pytest.fail("rebuilt instead of updated"))
     analysis.store_overview(store, "org", "m", 1, second)
-    with store.reading(overview_key("org", "m", 1)) as path:
+    with store.reading(keys.overview_key("org", "m", 1)) as path:
         updated = ov.read_overview(path)
     monkeypatch.undo()
     rebuilt = ov.build_overview(second)
     assert updated is not None and updated.rows == full.height
     for level, frame in rebuilt.levels.items():
         assert updated.levels[level].equals(frame)
-    before = (tmp_path / "objects" / overview_key("org", "m", 1)).stat().st_mtime_ns
+    before = (tmp_path / "objects" / keys.overview_key("org", "m", 1)).stat().st_mtime_ns
     analysis.store_overview(store, "org", "m", 1, second)  # a job run again keeps what is there
-    assert (tmp_path / "objects" / overview_key("org", "m", 1)).stat().st_mtime_ns == before
+    assert (tmp_path / "objects" / keys.overview_key("org", "m", 1)).stat().st_mtime_ns == before

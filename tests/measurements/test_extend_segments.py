@@ -104,10 +104,14 @@ def test_chained_extends_read_across_every_segment(
         assert steps["End index"][-1] == stop - 1
     assert_frame_equal(cm.time_series(mid), pl.concat(frames))
     wait_for_key(store_server, keys.series_key(org, mid, 3))
-    # Of the older versions only series data version 3 may still read is left; the delta's upload is gone.
+    wait_for_key(store_server, keys.overview_key(org, mid, 3))
+    # Of the older versions only series data version 3 may still read is left (their overviews go
+    # once version 3's is stored); the delta's upload is gone.
     assert not store_server.wait_for_no_objects(keys.upload_key(org, mid, keys.EXTEND_FILE))
+    for version in (0, 1, 2):
+        assert not store_server.wait_for_no_objects(keys.overview_key(org, mid, version))
     left = store_server.object_keys(keys.measurement_prefix(org, mid))
-    derived = (keys.STEPS_FILE, keys.CYCLES_FILE, keys.MANIFEST_FILE, "overview.parquet")
+    derived = (keys.STEPS_FILE, keys.CYCLES_FILE, keys.MANIFEST_FILE, keys.OVERVIEW_FILE)
     for version in (0, 1, 2):
         assert not [name for name in derived if keys.derived_key(org, mid, version, name) in left], left
     assert keys.upload_key(org, mid, keys.EXTEND_FILE) not in left

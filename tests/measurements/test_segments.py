@@ -25,6 +25,8 @@ from tests.measurements.conftest import cycling
 ORG, MID = "org", "m"
 CAPACITY = {"value": 5, "unit": "A.h"}
 ROWS_PER_STEP = 1_000
+#: The real builder, for the expected overviews of tests that forbid the code under test to use it.
+BUILD_OVERVIEW = ov.build_overview
 
 
 class Measurement:
@@ -33,6 +35,13 @@ class Measurement:
     def __init__(self, version: int) -> None:
         self.organization_id, self.id, self.data_version = ORG, MID, version
         self.measurement_type, self.row_count, self.start_time = "time_series", 1, None
+
+
+@pytest.fixture(autouse=True)
+def fresh_overview_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test's store uses the same keys; the process-wide cache of overviews must not carry
+    one test's over to the next."""
+    monkeypatch.setattr(analysis, "_cache", analysis._Cache(analysis.CACHE_BYTES))
 
 
 @pytest.fixture
@@ -79,20 +88,27 @@ def derived(store: LocalObjectStore, version: int, filename: str) -> pl.DataFram
 def assert_derived_as_whole(
     store: LocalObjectStore, tmp_path: Path, version: int, whole: pl.DataFrame
 ) -> None:
-    """The version's steps, cycles and overview are those of processing its whole series."""
+    """The version's steps and cycles are those of processing its whole series."""
     path = tmp_path / f"whole{version}.parquet"
     whole.write_parquet(path)
     steps, cycles = tmp_path / f"steps{version}.parquet", tmp_path / f"cycles{version}.parquet"
     process_series(path, steps, cycles, rated_capacity_ah=5.0)
     assert_frame_equal(derived(store, version, keys.STEPS_FILE), pl.read_parquet(steps), rel_tol=1e-12)
     assert_frame_equal(derived(store, version, keys.CYCLES_FILE), pl.read_parquet(cycles), rel_tol=1e-12)
-    with store.reading(analysis.overview_key(ORG, MID, version)) as stored:
-        overview = ov.read_overview(stored)
-    assert overview is not None
-    rebuilt = ov.build_overview(path)
-    assert overview.rows == whole.height
-    for level, frame in rebuilt.levels.items():
+
+
+def assert_overview_as_whole(overview: ov.Overview | None, whole: pl.DataFrame, tmp_path: Path) -> None:
+    """``overview`` is the one built from the whole series."""
+    assert overview is not None and overview.rows == whole.height
+    path = tmp_path / "whole-for-overview.parquet"
+    whole.write_parquet(path)
+    for level, frame in BUILD_OVERVIEW(path).levels.items():
         assert overview.levels[level].equals(frame)
+
+
+def stored_overview(store: LocalObjectStore, version: int) -> ov.Overview | None:
+    with store.reading(keys.overview_key(ORG, MID, version)) as path:
+        return ov.read_overview(path)
 
 
 def test_an_extend_stores_only_the_segment_until_compaction(store: LocalObjectStore, tmp_path: Path) -> None:
@@ -100,7 +116,7 @@ def test_an_extend_stores_only_the_segment_until_compaction(store: LocalObjectSt
     before = (upload.stat().st_mtime_ns, upload.stat().st_size)
     assert extend(store, tmp_path, 1, 5_500, 8_000) == 8_000
     assert version_keys(store, 1) == sorted(
-        [keys.CYCLES_FILE, analysis.OVERVIEW_FILE, keys.MANIFEST_FILE, keys.SEGMENT_FILE, keys.STEPS_FILE]
+        [keys.CYCLES_FILE, keys.MANIFEST_FILE, keys.SEGMENT_FILE, keys.STEPS_FILE]
     )
     assert (upload.stat().st_mtime_ns, upload.stat().st_size) == before  # read, not rewritten
     with store.reading(keys.segment_key(ORG, MID, 1)) as segment:
@@ -139,6 +155,35 @@ def test_reads_before_and_after_compaction_are_identical(store: LocalObjectStore
         assert_frame_equal(parquet.scan_source(after).slice(a, b - a).collect(), frame)
         assert_frame_equal(frame, expected(8_000).slice(a, b - a))
     assert analysis.series_window(overview, after, query) == series_before
+
+
+def test_series_before_the_compaction_job_updates_the_previous_overview(
+    store: LocalObjectStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The extend leaves the overview to the compaction job; ``/series`` coming first makes it from
+    version 0's and the appended rows, and stores it."""
+    extend(store, tmp_path, 1, 5_500, 8_000)
+    segments.forget_before(store, ORG, MID, 1)
+    assert store.size(keys.overview_key(ORG, MID, 1)) is None
+    assert store.size(keys.overview_key(ORG, MID, 0)) is not None  # kept to update from
+    monkeypatch.setattr(ov, "build_overview", lambda source: pytest.fail("rebuilt instead of updated"))
+    assert_overview_as_whole(analysis.load_overview(store, Measurement(1)), expected(8_000), tmp_path)
+    assert_overview_as_whole(stored_overview(store, 1), expected(8_000), tmp_path)
+
+
+def test_the_compaction_job_stores_the_overview_and_drops_the_older_one(
+    store: LocalObjectStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    extend(store, tmp_path, 1, 5_500, 8_000)
+    segments.forget_before(store, ORG, MID, 1)
+    monkeypatch.setattr(ov, "build_overview", lambda source: pytest.fail("rebuilt instead of updated"))
+    tasks._compact(store, ORG, MID, 1)
+    assert_overview_as_whole(stored_overview(store, 1), expected(8_000), tmp_path)
+    with store.reading(keys.series_key(ORG, MID, 1)) as path:
+        assert_frame_equal(pl.read_parquet(path), expected(8_000))
+    assert store.size(keys.overview_key(ORG, MID, 0)) is None
+    tasks._compact(store, ORG, MID, 1)  # run again: the same end state
+    assert_overview_as_whole(stored_overview(store, 1), expected(8_000), tmp_path)
 
 
 def test_compaction_is_idempotent(store: LocalObjectStore, tmp_path: Path) -> None:
@@ -188,15 +233,18 @@ def test_second_and_third_extends_chain_segments(
             keys.series_key(ORG, MID, 0),
             *(keys.segment_key(ORG, MID, v) for v in (1, 2, 3)),
         ]
-    # What is left is version 3 and exactly what it reads.
+    # What is left is version 3, exactly what it reads, and version 0's overview: no compaction
+    # job ran, so it is the newest, from which version 3's will be made.
     left = set(store.list(keys.measurement_prefix(ORG, MID)))
     assert {p.key for p in manifest.parts} <= left
     assert {key for key in left if not key.startswith(keys.version_prefix(ORG, MID, 3))} == {
         p.key for p in manifest.parts
-    } - {keys.segment_key(ORG, MID, 3)}
-    segments.compact(store, ORG, MID, 3)
+    } - {keys.segment_key(ORG, MID, 3)} | {keys.overview_key(ORG, MID, 0)}
+    tasks._compact(store, ORG, MID, 3)
     with store.reading(keys.series_key(ORG, MID, 3)) as path:
         assert_frame_equal(pl.read_parquet(path), expected(*bounds))
+    assert_overview_as_whole(stored_overview(store, 3), expected(*bounds), tmp_path)
+    assert store.size(keys.overview_key(ORG, MID, 0)) is None
 
 
 def test_a_crash_before_the_manifest_leaves_the_previous_version_and_a_rerun_completes(

@@ -10,7 +10,8 @@ import pytest
 from bench._series import cycling_series
 from polars.testing import assert_frame_equal
 
-from cellstore.processing import parquet, stream
+from cellstore.processing import parquet, pipeline, stream
+from cellstore.processing.errors import SeriesError
 from cellstore.processing.parquet_append import append_parquet
 from cellstore.processing.pipeline import append_series, extend_series, process_series
 
@@ -133,3 +134,53 @@ def test_the_tail_in_small_batches_counts_cycles_on(tmp_path: Path, batch_rows: 
     assert steps is not None
     assert steps["Cycle count"].n_unique() > pl.read_parquet(previous)["Cycle count"].n_unique() + 1
     assert_frame_equal(steps, stream.summarize_file(out, None).steps, rel_tol=1e-12)
+
+
+def _processed(tmp_path: Path, frame: pl.DataFrame) -> tuple[Path, pl.DataFrame]:
+    """``frame`` stored and processed: its path and its derived steps."""
+    base = write(frame, tmp_path / "base.parquet")
+    process_series(base, tmp_path / "steps.parquet", tmp_path / "cycles.parquet", rated_capacity_ah=5.0)
+    return base, pl.read_parquet(tmp_path / "steps.parquet")
+
+
+def test_the_end_of_the_series_is_taken_from_its_steps_without_reading_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    base, steps = _processed(tmp_path, cycling_series(5_000, scale=SCALE))
+    monkeypatch.setattr(pipeline, "_end_of", lambda *args: pytest.fail("read the rows"))
+    good = write(cycling_series(300, start=5_000, scale=SCALE), tmp_path / "good.parquet")
+    segment = pipeline.write_segment(base, good, tmp_path / "segment.parquet", previous_steps=steps)
+    assert (segment.previous_rows, segment.rows) == (5_000, 300)
+    # An extension that starts before the stored end, or skips a step, is refused as before.
+    backwards = cycling_series(300, start=5_000, scale=SCALE).with_columns(pl.col("Time [s]") - 10.0)
+    skipping = cycling_series(300, start=5_000, scale=SCALE).with_columns(pl.col("Step count") + 2)
+    for bad, column in ((backwards, "Time [s]"), (skipping, "Step count")):
+        with pytest.raises(SeriesError) as raised:
+            pipeline.write_segment(
+                base, write(bad, tmp_path / "bad.parquet"), tmp_path / "x.parquet", previous_steps=steps
+            )
+        assert raised.value.column == column
+
+
+def test_a_series_ending_without_a_time_is_read_for_its_last_time(tmp_path: Path) -> None:
+    """EIS rows at the end have no time: the last known time is further back, in the rows."""
+    frame = cycling_series(2_000, scale=SCALE)
+    eis = frame.tail(5).with_columns(
+        pl.lit(None, pl.Float64).alias("Time [s]"), pl.lit(1_000.0).alias("Frequency [Hz]")
+    )
+    frame = pl.concat([frame.with_columns(pl.lit(None, pl.Float64).alias("Frequency [Hz]")), eis])
+    base, steps = _processed(tmp_path, frame)
+    assert steps["End time [s]"][-1] is None
+    last_time = frame["Time [s]"].drop_nulls()[-1]
+    early = frame.tail(1).with_columns(
+        pl.lit(last_time - 1.0).alias("Time [s]"), pl.lit(None).alias("Frequency [Hz]")
+    )
+    with pytest.raises(SeriesError, match="Time"):
+        pipeline.write_segment(
+            base, write(early, tmp_path / "early.parquet"), tmp_path / "x.parquet", previous_steps=steps
+        )
+    on_time = early.with_columns(pl.lit(last_time).alias("Time [s]"))
+    segment = pipeline.write_segment(
+        base, write(on_time, tmp_path / "on_time.parquet"), tmp_path / "y.parquet", previous_steps=steps
+    )
+    assert segment.rows == 1

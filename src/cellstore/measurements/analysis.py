@@ -3,10 +3,10 @@
 Both read only what they need: dQ/dV slices the rows of the chosen steps out of the
 parquet file, and ``/series`` answers from the series' overview
 (:mod:`cellstore.processing.overview`), stored beside ``steps.parquet`` as
-``overview.parquet`` when a version is processed, plus a few raw row groups. A
-measurement processed before overviews existed gets one built on its first
-``/series`` request; that object is a cache of the series, so writing it on a GET
-changes nothing a client can see except speed.
+``overview.parquet`` when an upload is processed or an extend compacted, plus a few
+raw row groups. A version without one yet gets it made on its first ``/series``
+request; that object is a cache of the series, so writing it on a GET changes
+nothing a client can see except speed.
 """
 
 from __future__ import annotations
@@ -33,13 +33,8 @@ from cellstore.storage.base import ObjectStore
 
 logger = logging.getLogger("cellstore")
 
-OVERVIEW_FILE = "overview.parquet"
 #: Overviews kept in memory per process (a 50M-row series has one of about 15 MB).
 CACHE_BYTES = 256 * 1024 * 1024
-
-
-def overview_key(organization_id: str, measurement_id: str, version: int) -> str:
-    return keys.derived_key(organization_id, measurement_id, version, OVERVIEW_FILE)
 
 
 # -- the overview object -------------------------------------------------------------------------
@@ -92,7 +87,7 @@ def _read_stored(store: ObjectStore, key: str) -> ov.Overview | None:
 
 def _put(store: ObjectStore, key: str, overview: ov.Overview) -> None:
     with tempfile.TemporaryDirectory(prefix="cellstore-overview-") as tmp:
-        path = Path(tmp) / OVERVIEW_FILE
+        path = Path(tmp) / keys.OVERVIEW_FILE
         ov.write_overview(overview, path)
         store.put_file(key, path)
 
@@ -101,38 +96,46 @@ def store_overview(store: ObjectStore, org: str, mid: str, version: int, series:
     """Build and store the overview of one processed version (the series at ``series``, one file or
     the version's parts).
 
-    After an extend only the buckets the appended rows touch are recomputed from the previous
-    version's overview. Idempotent: an overview already stored for the version is kept. A failure
-    is logged, not raised: the overview is a cache that ``/series`` rebuilds when it is missing,
-    and must not fail the processing of the data itself.
+    After an extend only the buckets the appended rows touch are recomputed, from the newest
+    overview of an earlier version. Idempotent: an overview already stored for the version is
+    kept. A failure is logged, not raised: the overview is a cache that ``/series`` rebuilds
+    when it is missing, and must not fail the processing of the data itself.
     """
-    key = overview_key(org, mid, version)
+    key = keys.overview_key(org, mid, version)
     try:
-        if store.size(key) is not None:
-            return
-        previous = _read_stored(store, overview_key(org, mid, version - 1)) if version > 0 else None
-        overview = ov.update_overview(previous, series) if previous else ov.build_overview(series)
-        _put(store, key, overview)
+        if store.size(key) is None:
+            _put(store, key, _derive_overview(store, org, mid, version, series))
     except Exception:
         logger.warning(
             "could not build the overview of measurement %s version %s", mid, version, exc_info=True
         )
 
 
-def load_overview(store: ObjectStore, measurement: CellMeasurement) -> ov.Overview:
-    """The current version's overview: from memory, from the store, or built now and stored.
+def _derive_overview(store: ObjectStore, org: str, mid: str, version: int, series: ov.Source) -> ov.Overview:
+    """The overview of ``version``: updated from the newest earlier one when there is one (an
+    extend only appends rows), else built from the whole series."""
+    earlier = segments.newest_overview_before(store, org, mid, version) if version > 0 else None
+    previous = (_cache.get(earlier) or _read_stored(store, earlier)) if earlier else None
+    return ov.update_overview(previous, series) if previous else ov.build_overview(series)
 
-    Only reads fill the memory cache: workers, which write overviews, seldom read them.
+
+def load_overview(store: ObjectStore, measurement: CellMeasurement) -> ov.Overview:
+    """The current version's overview: from memory, from the store, or made now and stored.
+
+    Made now when ``/series`` comes before the job that stores it (just after an extend, from
+    the previous overview and the appended rows) or for a series processed before overviews
+    existed. Only reads fill the memory cache: workers, which write overviews, seldom read them.
     """
     org, mid, version = measurement.organization_id, measurement.id, measurement.data_version
-    key = overview_key(org, mid, version)
+    key = keys.overview_key(org, mid, version)
     found = _cache.get(key)
     if found is not None:
         return found
     with _cache.building(key):
         found = _cache.get(key) or _read_stored(store, key)
         if found is None:
-            found = ov.build_overview(segments.sources(store, segments.parts_of(store, org, mid, version)))
+            source = segments.sources(store, segments.parts_of(store, org, mid, version))
+            found = _derive_overview(store, org, mid, version, source)
             _put(store, key, found)
         _cache.put(key, found)
     _cache.built(key)

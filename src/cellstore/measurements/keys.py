@@ -3,10 +3,11 @@
 ``orgs/{org}/measurements/{id}/`` holds everything of one measurement, so that
 deleting it is deleting one prefix. Version 0 of a time series is the object
 the client uploaded; each extend writes the next version beside it: the appended
-rows as ``v{N}/segment.parquet``, its steps, cycles and overview, and last
+rows as ``v{N}/segment.parquet``, its steps and cycles, and last
 ``v{N}/series.json``, the list of objects that read in order make the series
 (:mod:`~cellstore.measurements.segments`). A compaction job later writes the
-version's series as one file, ``v{N}/time_series.parquet``.
+version's series as one file, ``v{N}/time_series.parquet``, and the overview that
+``/series`` answers from, ``v{N}/overview.parquet``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ CYCLES_FILE = "cycles.parquet"
 EXTEND_FILE = "time_series_extend.parquet"
 SEGMENT_FILE = "segment.parquet"
 MANIFEST_FILE = "series.json"
+OVERVIEW_FILE = "overview.parquet"
 
 
 def measurement_prefix(organization_id: str, measurement_id: str) -> str:
@@ -48,6 +50,20 @@ def segment_key(organization_id: str, measurement_id: str, version: int) -> str:
 def manifest_key(organization_id: str, measurement_id: str, version: int) -> str:
     """The objects that make up ``version``'s series, written last: the version is complete once it exists."""
     return derived_key(organization_id, measurement_id, version, MANIFEST_FILE)
+
+
+def overview_key(organization_id: str, measurement_id: str, version: int) -> str:
+    """The multi-resolution overview of ``version``'s series (:mod:`~cellstore.processing.overview`)."""
+    return derived_key(organization_id, measurement_id, version, OVERVIEW_FILE)
+
+
+def version_of(measurement_key: str, organization_id: str, measurement_id: str) -> int | None:
+    """N of a key ``.../v{N}/...`` of the measurement; None for its other keys (the uploads)."""
+    relative = measurement_key.removeprefix(measurement_prefix(organization_id, measurement_id))
+    head, _, rest = relative.partition("/")
+    if rest and head.startswith("v") and head[1:].isdigit():
+        return int(head[1:])
+    return None
 
 
 def version_prefix(organization_id: str, measurement_id: str, version: int) -> str:

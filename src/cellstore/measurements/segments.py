@@ -4,7 +4,7 @@ An extend stores only the rows it appends (``v{N}/segment.parquet``), so its cos
 not grow with the series. Version N's series is then the base (version 0's upload, or
 the last version written as one file) followed by the segments of the versions after
 it, in order; ``v{N}/series.json``, the manifest, lists them. The manifest is stored
-last, after the segment, steps, cycles and overview, and the measurement's
+last, after the segment, steps and cycles, and the measurement's
 ``data_version`` moves to N only after that, so a reader never sees a version before
 it is complete and a crashed extend leaves the previous version as it was.
 
@@ -12,6 +12,8 @@ A compaction job then writes the version's series as one file (``v{N}/time_serie
 a byte-level append of the parts) for the readers that need one file: the download
 redirect, whose URL clients read by range requests as one parquet file, and exports.
 When a reader comes before the compaction, it compacts on the spot and keeps the result.
+The same job stores the version's overview for ``/series``, updated from the newest earlier
+one (which is kept until then); ``/series`` before it does the same on the spot.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import json
 import tempfile
 import threading
+from collections.abc import Iterable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -164,27 +167,39 @@ def forget_before(store: ObjectStore, org: str, mid: str, version: int) -> None:
     """Once ``version`` is live, delete the objects of earlier versions it does not read.
 
     Everything of older versions goes (left-overs of crashed runs too), except the base and
-    segments that ``version``'s manifest lists; so does the upload of the delta.
+    segments that ``version``'s manifest lists and, until ``version`` has an overview of its own,
+    the newest earlier overview (the compaction job builds ``version``'s from it); so does the
+    upload of the delta.
     """
     manifest = read_manifest(store, org, mid, version) if version > 0 else None
     keep = {part.key for part in manifest.parts} if manifest is not None else set()
-    prefix = keys.measurement_prefix(org, mid)
     uploads = {
         keys.series_key(org, mid, 0),
         keys.upload_key(org, mid, keys.STEPS_FILE),
         keys.upload_key(org, mid, keys.EXTEND_FILE),
     }
-    for key in list(store.list(prefix)):
+    existing = list(store.list(keys.measurement_prefix(org, mid)))
+    if keys.overview_key(org, mid, version) not in existing:
+        keep.add(_newest_overview(existing, org, mid, version) or "")
+    for key in existing:
         if key in keep:
             continue
-        of = _version_of(key[len(prefix) :])
+        of = keys.version_of(key, org, mid)
         if key in uploads or (of is not None and of < version):
             store.delete(key)
 
 
-def _version_of(relative: str) -> int | None:
-    """N of a key ``v{N}/...`` below the measurement's prefix; None for any other key."""
-    head, _, rest = relative.partition("/")
-    if rest and head.startswith("v") and head[1:].isdigit():
-        return int(head[1:])
-    return None
+def newest_overview_before(store: ObjectStore, org: str, mid: str, version: int) -> str | None:
+    """The key of the newest overview stored for a version before ``version``, if any."""
+    return _newest_overview(store.list(keys.measurement_prefix(org, mid)), org, mid, version)
+
+
+def _newest_overview(stored: Iterable[str], org: str, mid: str, version: int) -> str | None:
+    newest: tuple[int, str] | None = None
+    for key in stored:
+        of = keys.version_of(key, org, mid)
+        if of is None or of >= version or key != keys.overview_key(org, mid, of):
+            continue
+        if newest is None or of > newest[0]:
+            newest = (of, key)
+    return newest[1] if newest else None

@@ -11,8 +11,11 @@ from __future__ import annotations
 import asyncio
 import shutil
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+
+import polars as pl
 
 from cellstore.core.database import utcnow
 from cellstore.jobs.queue import enqueue
@@ -21,7 +24,7 @@ from cellstore.measurements import analysis, keys, repository, segments
 from cellstore.measurements.models import FAILED, READY, RUNNING, CellMeasurement
 from cellstore.measurements.uploads import COMPACT_TIME_SERIES, EXTEND_TIME_SERIES, PROCESS_TIME_SERIES
 from cellstore.processing.errors import SeriesError
-from cellstore.processing.pipeline import derive_extended, process_series, write_segment
+from cellstore.processing.pipeline import derive_extended, process_series, read_steps, write_segment
 from cellstore.processing.units import capacity_in_amp_hours
 from cellstore.storage.base import ObjectStore
 
@@ -115,32 +118,36 @@ def _stitch(store: ObjectStore, org: str, mid: str, version: int, capacity: Any)
 
     The previous series is not copied, nor read beyond its footers and the rows of its last step;
     the manifest, stored last, completes the version (:mod:`~cellstore.measurements.segments`).
+    The overview for ``/series`` is left to the compaction job.
     """
     # Left-overs of an earlier attempt at this version (never live) must not be taken for its objects.
     store.delete_prefix(keys.version_prefix(org, mid, version))
     base, manifest = segments.base_of_next(store, org, mid, version - 1)
+    previous_steps = _derived_steps(store, org, mid, version - 1)
     with (
         store.reading(keys.upload_key(org, mid, keys.EXTEND_FILE)) as delta,
         tempfile.TemporaryDirectory(prefix="cellstore-extend-") as tmp,
     ):
         work = Path(tmp)
         segment = work / keys.SEGMENT_FILE
-        written = write_segment(segments.sources(store, base), delta, segment)
+        written = write_segment(segments.sources(store, base), delta, segment, previous_steps=previous_steps)
         segment_key = keys.segment_key(org, mid, version)
-        store.put_file(segment_key, segment)
-        series = segments.sources(store, [*base, segment_key])
         steps, cycles = work / keys.STEPS_FILE, work / keys.CYCLES_FILE
-        result = derive_extended(
-            series,
-            written.previous_rows,
-            steps,
-            cycles,
-            previous_steps=_derived_steps(store, org, mid, version - 1, work),
-            rated_capacity_ah=capacity_in_amp_hours(capacity),
-        )
-        store.put_file(keys.derived_key(org, mid, version, keys.STEPS_FILE), steps)
-        store.put_file(keys.derived_key(org, mid, version, keys.CYCLES_FILE), cycles)
-        analysis.store_overview(store, org, mid, version, series)
+        # The segment is stored while the steps are derived from its local copy.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            stored = pool.submit(store.put_file, segment_key, segment)
+            result = derive_extended(
+                [*segments.sources(store, base), segment],
+                written.previous_rows,
+                steps,
+                cycles,
+                rows=written.previous_rows + written.rows,
+                previous_steps=previous_steps,
+                rated_capacity_ah=capacity_in_amp_hours(capacity),
+            )
+            store.put_file(keys.derived_key(org, mid, version, keys.STEPS_FILE), steps)
+            store.put_file(keys.derived_key(org, mid, version, keys.CYCLES_FILE), cycles)
+            stored.result()
     parts = manifest.parts if manifest is not None else (segments.Part(base[0], written.previous_rows),)
     segments.write_manifest(
         store, org, mid, segments.Manifest(version, (*parts, segments.Part(segment_key, written.rows)))
@@ -148,17 +155,15 @@ def _stitch(store: ObjectStore, org: str, mid: str, version: int, capacity: Any)
     return result.rows
 
 
-def _derived_steps(store: ObjectStore, org: str, mid: str, version: int, work: Path) -> Path | None:
+def _derived_steps(store: ObjectStore, org: str, mid: str, version: int) -> pl.DataFrame | None:
     """The steps the server derived for ``version``; None for a client's uploaded table."""
     if version == 0 and store.size(keys.upload_key(org, mid, keys.STEPS_FILE)) is not None:
         return None
-    key = keys.derived_key(org, mid, version, keys.STEPS_FILE)
-    if store.size(key) is None:
+    try:
+        with store.reading(keys.derived_key(org, mid, version, keys.STEPS_FILE)) as path:
+            return read_steps(Path(path))
+    except FileNotFoundError:
         return None
-    path = work / "previous_steps.parquet"
-    with store.reading(key) as source:
-        shutil.copyfile(source, path)
-    return path
 
 
 @task(EXTEND_TIME_SERIES, give_up=_give_up_extend)
@@ -192,9 +197,19 @@ async def extend_time_series(context: JobContext) -> None:
     await asyncio.to_thread(segments.forget_before, context.store, org, mid, version)
 
 
+def _compact(store: ObjectStore, org: str, mid: str, version: int) -> None:
+    """The version's overview (from the newest earlier one and the appended rows), then its series
+    as one file; then the earlier overview it was made from goes."""
+    series = segments.sources(store, segments.parts_of(store, org, mid, version))
+    analysis.store_overview(store, org, mid, version, series)
+    segments.compact(store, org, mid, version)
+    segments.forget_before(store, org, mid, version)
+
+
 @task(COMPACT_TIME_SERIES)
 async def compact_time_series(context: JobContext) -> None:
-    """Write an extended version's series as one file, for the readers that need one."""
+    """Store an extended version's overview for ``/series``, and its series as one file for the
+    readers that need one."""
     loaded = await _load(context)
     if loaded is None:
         return
@@ -202,4 +217,10 @@ async def compact_time_series(context: JobContext) -> None:
     if measurement.data_version != int(context.payload["version"]):
         return  # superseded: the next version has its own compaction, this one's objects go
     org, mid, version = measurement.organization_id, measurement.id, measurement.data_version
-    await asyncio.to_thread(segments.compact, context.store, org, mid, version)
+    await asyncio.to_thread(_compact, context.store, org, mid, version)
+    # An extend that went live meanwhile cleaned up before this job stored its objects: clean up
+    # again for the version that is live now (what this job stored then goes, or is kept to
+    # make that version's overview from).
+    loaded = await _load(context)
+    if loaded is not None and loaded[0].data_version > version:
+        await asyncio.to_thread(segments.forget_before, context.store, org, mid, loaded[0].data_version)

@@ -11,6 +11,7 @@ message can be stored as the measurement's ``processing_error``.
 from __future__ import annotations
 
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,12 +58,24 @@ def process_series(
     steps = summary.steps
     if uploaded_steps is not None:
         steps = check_uploaded_steps_against(summary.steps, uploaded_steps)
-    cycles = cycle_metrics(steps)
-    parquet.write(steps, steps_path)
-    parquet.write(cycles, cycles_path)
+    cycles = write_tables(steps, steps_path, cycles_path)
     return ProcessingResult(
         rows=summary.rows, steps=steps.height, cycles=cycles.height, columns=summary.columns
     )
+
+
+def write_tables(steps: pl.DataFrame, steps_path: Path, cycles_path: Path) -> pl.DataFrame:
+    """Write the steps table and the cycle metrics computed from it; answers the cycles.
+
+    The steps file is written while the cycles are computed: a parquet write is mostly fixed
+    cost, and the two overlap on two cores (polars releases the GIL).
+    """
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        written = pool.submit(parquet.write, steps, steps_path)
+        cycles = cycle_metrics(steps)
+        parquet.write(cycles, cycles_path)
+        written.result()
+    return cycles
 
 
 def append_series(existing_path: Path, delta_path: Path, out_path: Path) -> int:
@@ -122,13 +135,19 @@ class Segment:
     rows: int
 
 
-def write_segment(previous: parquet.Source, delta_path: Path, segment_path: Path) -> Segment:
+def write_segment(
+    previous: parquet.Source,
+    delta_path: Path,
+    segment_path: Path,
+    *,
+    previous_steps: pl.DataFrame | None = None,
+) -> Segment:
     """Check the extension against the stored series ``previous`` and write it as a segment.
 
     The rules are those of :func:`append_series`; the segment holds the extension's rows with the
     series' dtypes (and its missing optional columns as nulls), so ``previous`` followed by the
-    segment reads as the extended series. Of ``previous`` only the footers and the last rows
-    are read, never the whole series.
+    segment reads as the extended series. Of ``previous`` only the footers are read, and its last
+    rows unless ``previous_steps``, the steps derived from it, tell where it ends.
     """
     existing = _scan_existing(previous)
     delta = parquet.scan(delta_path, EXTENSION)
@@ -137,7 +156,7 @@ def write_segment(previous: parquet.Source, delta_path: Path, segment_path: Path
     _check_compatible(target, offered)
     with parquet.reading(_name_of(previous), "existing time series"):
         previous_rows = existing.select(pl.len()).collect().item()
-        boundary = _end_of(existing, previous_rows)
+        boundary = _end_of_steps(previous_steps, previous_rows) or _end_of(existing, previous_rows)
     with parquet.reading(delta_path, EXTENSION):
         checked = check_series(delta, what=EXTENSION, continues=boundary, required=(c.STEP_COUNT, c.TIME))
         parquet.sink(_aligned(checked, target, offered), segment_path)
@@ -150,30 +169,28 @@ def derive_extended(
     steps_path: Path,
     cycles_path: Path,
     *,
-    previous_steps: Path | None = None,
+    rows: int | None = None,
+    previous_steps: pl.DataFrame | None = None,
     rated_capacity_ah: float | None = None,
 ) -> ProcessingResult:
     """The steps and cycles of an extended series stored in parts (a base and its segments).
 
     As :func:`extend_series` without writing the series: with ``previous_steps`` (the derived
     steps of its first ``previous_rows`` rows) only the rows from the start of their last step
-    on are read; otherwise the whole series is processed.
+    on are read; otherwise the whole series is processed. ``rows``, the series' length when
+    the caller knows it, saves counting it.
     """
     lf = _scan_existing(series)
     steps = None
     if previous_steps is not None:
-        with parquet.reading(previous_steps, "previous steps table"):
-            previous = pl.read_parquet(previous_steps)
-        steps = stream.extend_steps(lf, previous, previous_rows, rated_capacity_ah)
+        if rows is None:
+            with parquet.reading(_name_of(series), SERIES):
+                rows = lf.select(pl.len()).collect().item()
+        steps = stream.extend_steps(lf, previous_steps, previous_rows, rated_capacity_ah, rows=rows)
     if steps is None:
         summary = stream.summarize_file(lf, rated_capacity_ah)
         steps, rows = summary.steps, summary.rows
-    else:
-        with parquet.reading(_name_of(series), SERIES):
-            rows = lf.select(pl.len()).collect().item()
-    cycles = cycle_metrics(steps)
-    parquet.write(steps, steps_path)
-    parquet.write(cycles, cycles_path)
+    cycles = write_tables(steps, steps_path, cycles_path)
     columns = lf.collect_schema().names()
     return ProcessingResult(rows=rows, steps=steps.height, cycles=cycles.height, columns=columns)
 
@@ -211,6 +228,12 @@ def join_parquet(parts: list[Path], out_path: Path) -> int:
             for path in scratch:
                 path.unlink(missing_ok=True)
     return parquet.row_count(out_path, SERIES)
+
+
+def read_steps(path: Path) -> pl.DataFrame:
+    """A stored steps table, with a read failure worded for a person."""
+    with parquet.reading(path, "previous steps table"):
+        return pl.read_parquet(path)
 
 
 def _name_of(source: parquet.Source) -> Path | str:
@@ -258,14 +281,10 @@ def extend_series(
     rows = append_series(existing_path, delta_path, out_path)
     steps = None
     if previous_steps is not None:
-        with parquet.reading(previous_steps, "previous steps table"):
-            previous = pl.read_parquet(previous_steps)
-        steps = stream.extend_steps(out_path, previous, existing_rows, rated_capacity_ah)
+        steps = stream.extend_steps(out_path, read_steps(previous_steps), existing_rows, rated_capacity_ah)
     if steps is None:
         return process_series(out_path, steps_path, cycles_path, rated_capacity_ah=rated_capacity_ah)
-    cycles = cycle_metrics(steps)
-    parquet.write(steps, steps_path)
-    parquet.write(cycles, cycles_path)
+    cycles = write_tables(steps, steps_path, cycles_path)
     columns = parquet.scan(out_path, SERIES).collect_schema().names()
     return ProcessingResult(rows=rows, steps=steps.height, cycles=cycles.height, columns=columns)
 
@@ -322,3 +341,15 @@ def _end_of(existing: pl.LazyFrame, rows: int) -> Boundary:
             "The existing series is empty or its last Step count is null; it cannot be extended."
         )
     return Boundary(step_count=int(step), time=end["time"][0])
+
+
+def _end_of_steps(steps: pl.DataFrame | None, rows: int) -> Boundary | None:
+    """Where the series ends, from the steps derived from it: its last step and that step's end
+    time. None when ``steps`` does not describe a series of ``rows`` rows, or its last step
+    ends without a time (EIS rows): then the rows themselves are read."""
+    if steps is None or steps.height == 0 or not {"End index", "End time [s]"} <= set(steps.columns):
+        return None
+    last = steps.row(steps.height - 1, named=True)
+    if last["End index"] != rows - 1 or last[c.STEP_COUNT] is None or last["End time [s]"] is None:
+        return None
+    return Boundary(step_count=int(last[c.STEP_COUNT]), time=float(last["End time [s]"]))

@@ -154,10 +154,11 @@ def extend_steps(
     previous_rows: int,
     rated_capacity_ah: float | None,
     *,
+    rows: int | None = None,
     batch_rows: int = BATCH_ROWS,
 ) -> pl.DataFrame | None:
     """The steps of the (validated) series at ``path`` (or a scan of it), given ``previous``, those
-    of its first rows.
+    of its first rows; ``rows`` is the series' length if the caller knows it.
 
     ``previous`` summarises the first ``previous_rows`` rows. Only the rows from the
     start of its last step on are read and aggregated (that step may continue in the
@@ -182,7 +183,7 @@ def extend_steps(
     accumulator = _Accumulator(has)
     carry, skip, shift = s.Carry(rows=begin), last_start - begin, None
     with parquet.reading(name, parquet.SERIES):
-        total = series.select(pl.len()).collect().item()
+        total = series.select(pl.len()).collect().item() if rows is None else rows
         for batch in read_batches(series.select(used), total, batch_rows, start=begin):
             prepared = s.prepare(batch.with_columns(casts) if casts else batch, has, carry)
             carry = carry.after(prepared, has)  # unshifted: it feeds the next batch's prepare
