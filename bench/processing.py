@@ -143,6 +143,7 @@ warm = warm_store("extend")
 tasks._process_upload(warm, ORG, MID, {"value": RATED, "unit": "A.h"})
 warm.put_file(keys.upload_key(ORG, MID, keys.EXTEND_FILE), WARM / "delta.parquet")
 tasks._stitch(warm, ORG, MID, 1, {"value": RATED, "unit": "A.h"})
+store.delete_prefix(keys.version_prefix(ORG, MID, 1))  # the run before this one's
 tasks.write_segment = timed("segment", tasks.write_segment)
 tasks.derive_extended = timed("recompute", tasks.derive_extended)
 """

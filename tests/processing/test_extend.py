@@ -143,14 +143,20 @@ def _processed(tmp_path: Path, frame: pl.DataFrame) -> tuple[Path, pl.DataFrame]
     return base, pl.read_parquet(tmp_path / "steps.parquet")
 
 
+@pytest.mark.parametrize("in_memory", [True, False], ids=["small extension", "streamed extension"])
 def test_the_end_of_the_series_is_taken_from_its_steps_without_reading_rows(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, in_memory: bool
 ) -> None:
     base, steps = _processed(tmp_path, cycling_series(5_000, scale=SCALE))
     monkeypatch.setattr(pipeline, "_end_of", lambda *args: pytest.fail("read the rows"))
-    good = write(cycling_series(300, start=5_000, scale=SCALE), tmp_path / "good.parquet")
+    if not in_memory:  # as an extension too large to hold is checked and written
+        monkeypatch.setattr(pipeline, "SMALL_EXTENSION_ROWS", 0)
+    delta = cycling_series(300, start=5_000, scale=SCALE)
+    good = write(delta.with_columns(pl.col("Step count").cast(pl.Int32)), tmp_path / "good.parquet")
     segment = pipeline.write_segment(base, good, tmp_path / "segment.parquet", previous_steps=steps)
     assert (segment.previous_rows, segment.rows) == (5_000, 300)
+    # in the stored series' dtypes
+    assert_frame_equal(pl.read_parquet(tmp_path / "segment.parquet"), delta)
     # An extension that starts before the stored end, or skips a step, is refused as before.
     backwards = cycling_series(300, start=5_000, scale=SCALE).with_columns(pl.col("Time [s]") - 10.0)
     skipping = cycling_series(300, start=5_000, scale=SCALE).with_columns(pl.col("Step count") + 2)

@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import math
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
@@ -13,6 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 from polars.testing import assert_frame_equal
 
+from cellstore.processing import pipeline
 from cellstore.processing.errors import SeriesError
 from cellstore.processing.frames import to_columns
 from cellstore.processing.parquet import ROW_GROUP_SIZE
@@ -216,13 +218,38 @@ EXISTING = pl.DataFrame(
 )
 
 
-def extend(tmp_path: Path, delta: dict, existing: pl.DataFrame = EXISTING) -> pl.DataFrame:
-    existing_path = write(existing, tmp_path / "existing.parquet")
-    out_path = tmp_path / "out.parquet"
-    rows = append_series(existing_path, write(pl.DataFrame(delta), tmp_path / "delta.parquet"), out_path)
-    out = pl.read_parquet(out_path)
-    assert rows == out.height
-    return out
+Extend = Callable[..., pl.DataFrame]
+
+
+@pytest.fixture(params=["append", "segment", "segment, end from steps", "segment streamed"])
+def extend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Extend:
+    """The extended series, made the way ``request.param`` names: appended to a new file, or
+    written as a segment (in memory or streamed; the series' end read from its rows or from its
+    derived steps). Every way applies the same rules."""
+    way = str(request.param)
+    if way == "segment streamed":
+        monkeypatch.setattr(pipeline, "SMALL_EXTENSION_ROWS", 0)
+
+    def run(tmp_path: Path, delta: dict, existing: pl.DataFrame = EXISTING) -> pl.DataFrame:
+        existing_path = write(existing, tmp_path / "existing.parquet")
+        delta_path = write(pl.DataFrame(delta), tmp_path / "delta.parquet")
+        out_path = tmp_path / "out.parquet"
+        if way == "append":
+            rows = append_series(existing_path, delta_path, out_path)
+            out = pl.read_parquet(out_path)
+        else:
+            steps = None
+            if way != "segment":
+                process_series(existing_path, tmp_path / "steps.parquet", tmp_path / "cycles.parquet")
+                steps = pl.read_parquet(tmp_path / "steps.parquet")
+            segment = pipeline.write_segment(existing_path, delta_path, out_path, previous_steps=steps)
+            assert segment.previous_rows == existing.height
+            rows = existing.height + segment.rows
+            out = pl.read_parquet([existing_path, out_path])
+        assert rows == out.height
+        return out
+
+    return run
 
 
 def delta() -> dict:
@@ -245,7 +272,9 @@ def test_append_writes_existing_rows_then_the_extension(tmp_path: Path) -> None:
     assert existing_path.read_bytes() == before
 
 
-def test_extension_may_continue_the_last_step_and_repeat_the_last_time(tmp_path: Path) -> None:
+def test_extension_may_continue_the_last_step_and_repeat_the_last_time(
+    extend: Extend, tmp_path: Path
+) -> None:
     out = extend(
         tmp_path,
         {"Step count": [1, 1], "Time [s]": [3.0, 4.0], "Voltage [V]": [3.8, 3.7], "Current [A]": [1.0, 1.0]},
@@ -253,7 +282,9 @@ def test_extension_may_continue_the_last_step_and_repeat_the_last_time(tmp_path:
     assert out["Step count"].to_list() == [0, 0, 1, 1, 1, 1]
 
 
-def test_missing_optional_columns_become_null_and_dtypes_follow_the_existing_series(tmp_path: Path) -> None:
+def test_missing_optional_columns_become_null_and_dtypes_follow_the_existing_series(
+    extend: Extend, tmp_path: Path
+) -> None:
     out = extend(tmp_path, {"Step count": [2], "Time [s]": [4], "Voltage [V]": [3.7], "Current [A]": [0]})
     assert out["Temperature [degC]"].to_list() == [25.0, 25.0, 26.0, 26.0, None]
     assert out.schema == EXISTING.schema
@@ -281,21 +312,23 @@ def test_missing_optional_columns_become_null_and_dtypes_follow_the_existing_ser
         ),
     ],
 )
-def test_extension_must_continue_the_series(tmp_path: Path, changes: dict, message: str) -> None:
+def test_extension_must_continue_the_series(
+    extend: Extend, tmp_path: Path, changes: dict, message: str
+) -> None:
     with pytest.raises(SeriesError, match=message):
         extend(tmp_path, {**delta(), **changes})
     assert not (tmp_path / "out.parquet").exists()
 
 
 @pytest.mark.parametrize("column", ["Step count", "Time [s]"])
-def test_extension_needs_time_and_step_count(tmp_path: Path, column: str) -> None:
+def test_extension_needs_time_and_step_count(extend: Extend, tmp_path: Path, column: str) -> None:
     data = delta()
     del data[column]
     with pytest.raises(SeriesError, match=f"^Missing required column '{re.escape(column)}' in the extension"):
         extend(tmp_path, data)
 
 
-def test_extension_may_not_drop_a_never_null_column(tmp_path: Path) -> None:
+def test_extension_may_not_drop_a_never_null_column(extend: Extend, tmp_path: Path) -> None:
     data = delta()
     del data["Voltage [V]"]
     with pytest.raises(
@@ -304,7 +337,7 @@ def test_extension_may_not_drop_a_never_null_column(tmp_path: Path) -> None:
         extend(tmp_path, data)
 
 
-def test_empty_extension_is_refused(tmp_path: Path) -> None:
+def test_empty_extension_is_refused(extend: Extend, tmp_path: Path) -> None:
     with pytest.raises(SeriesError, match=r"^The extension has no rows"):
         extend(tmp_path, {k: [] for k in delta()} | {"Step count": pl.Series([], dtype=pl.Int64)})
 

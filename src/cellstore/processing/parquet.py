@@ -16,6 +16,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from cellstore.processing.errors import SeriesError
 
@@ -35,8 +37,9 @@ def reading(path: Path | str, what: str) -> Iterator[None]:
     """Turn failures to read ``path`` into a :class:`SeriesError` a person can act on.
 
     Polars reports a damaged file as ``ComputeError``/``OSError`` or, for some corrupt
-    pages, as a Rust panic (``PanicException``, a ``BaseException``); all three mean the
-    upload is unusable, not that the server is broken.
+    pages, as a Rust panic (``PanicException``, a ``BaseException``); pyarrow, which reads
+    footers here, as an ``ArrowException``. All of them mean the upload is unusable, not
+    that the server is broken.
     """
     name = path.name if isinstance(path, Path) else path
     try:
@@ -46,7 +49,7 @@ def reading(path: Path | str, what: str) -> Iterator[None]:
     except pl.exceptions.PanicException as exc:
         reason = "its data could not be decoded (the file looks truncated or damaged)"
         raise SeriesError(f"The {what} ({name}) is not a readable parquet file: {reason}.") from exc
-    except (pl.exceptions.PolarsError, OSError) as exc:
+    except (pl.exceptions.PolarsError, pa.ArrowException, OSError) as exc:
         text = str(exc).strip()
         reason = text.splitlines()[0][:MAX_REASON] if text else type(exc).__name__
         raise SeriesError(f"The {what} ({name}) is not a readable parquet file: {reason}") from exc
@@ -98,6 +101,11 @@ def row_count(path: Path, what: str) -> int:
     """Rows in a parquet file (from its metadata; no data pages are read)."""
     with reading(path, what):
         return pl.scan_parquet(path, glob=False).select(pl.len()).collect().item()
+
+
+def footer_rows(path: Path) -> int:
+    """Rows in a local parquet file, from its footer alone (cheaper than a scan)."""
+    return pq.read_metadata(path).num_rows
 
 
 @contextlib.contextmanager

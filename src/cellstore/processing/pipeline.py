@@ -23,12 +23,15 @@ from cellstore.processing.cycles import cycle_metrics
 from cellstore.processing.errors import SeriesError
 from cellstore.processing.parquet_append import append_parquet
 from cellstore.processing.uploaded_steps import check_uploaded_steps_against
-from cellstore.processing.validation import Boundary, check_series
+from cellstore.processing.validation import Boundary, check_columns, check_series, plainly_valid
 
 SERIES = parquet.SERIES
 EXTENSION = "extension"
 #: Rows read from the end of a series to find where an extension must continue it.
 TAIL_ROWS = 1 << 16
+#: An extension of at most this many rows is checked and written in memory (one batch of processing).
+SMALL_EXTENSION_ROWS = stream.BATCH_ROWS
+REQUIRED_IN_EXTENSION = (c.STEP_COUNT, c.TIME)
 
 
 @dataclass(frozen=True)
@@ -102,7 +105,7 @@ def append_series(existing_path: Path, delta_path: Path, out_path: Path) -> int:
     with parquet.reading(existing_path, "existing time series"):
         boundary = _end_of(existing, existing.select(pl.len()).collect().item())
     with parquet.reading(delta_path, EXTENSION):
-        checked = check_series(delta, what=EXTENSION, continues=boundary, required=(c.STEP_COUNT, c.TIME))
+        checked = check_series(delta, what=EXTENSION, continues=boundary, required=REQUIRED_IN_EXTENSION)
         aligned = _aligned(checked, target, offered)
         with parquet.atomic(out_path) as tmp:
             # Fast path: the existing bytes as they are, then the extension's row groups.
@@ -158,9 +161,25 @@ def write_segment(
         previous_rows = existing.select(pl.len()).collect().item()
         boundary = _end_of_steps(previous_steps, previous_rows) or _end_of(existing, previous_rows)
     with parquet.reading(delta_path, EXTENSION):
-        checked = check_series(delta, what=EXTENSION, continues=boundary, required=(c.STEP_COUNT, c.TIME))
+        if parquet.footer_rows(delta_path) <= SMALL_EXTENSION_ROWS:
+            return Segment(previous_rows, _write_small_segment(delta, boundary, target, segment_path))
+        checked = check_series(delta, what=EXTENSION, continues=boundary, required=REQUIRED_IN_EXTENSION)
         parquet.sink(_aligned(checked, target, offered), segment_path)
     return Segment(previous_rows=previous_rows, rows=parquet.row_count(segment_path, EXTENSION))
+
+
+def _write_small_segment(delta: pl.LazyFrame, boundary: Boundary, target: pl.Schema, path: Path) -> int:
+    """:func:`write_segment` for an extension that fits in memory: read once, cleared by the fast
+    test of the row rules (the exact rules only when it fails), written from memory; answers
+    its rows. Most extends are small, and for them the passes over the file cost more than
+    the work."""
+    frame = delta.collect()
+    check_columns(frame.schema, REQUIRED_IN_EXTENSION)
+    if not (frame.height and plainly_valid(frame, boundary)):
+        check_series(frame.lazy(), what=EXTENSION, continues=boundary, required=REQUIRED_IN_EXTENSION)
+    aligned = _aligned(frame.lazy(), target, frame.schema).collect()
+    parquet.write(aligned, path)
+    return aligned.height
 
 
 def derive_extended(

@@ -16,6 +16,7 @@ a good series costs a single scan.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -267,3 +268,38 @@ def _int_text(value: float | None) -> str:
     if value is None:
         return "null"
     return str(int(value)) if float(value).is_integer() else repr(value)
+
+
+def plainly_valid(batch: pl.DataFrame, boundary: Boundary | None) -> bool:
+    """A fast sufficient test of the row rules: true only if none can fail.
+
+    One pass of simple aggregates (finite counts, min/max of row-to-row changes);
+    batches it does not clear, such as ones with EIS rows whose time is null or with
+    float counters, go through the exact rules of :func:`check_series`. The columns
+    must have passed :func:`check_columns`.
+    """
+    names = batch.columns
+    if any(name in names and batch.schema[name].is_float() for name in c.COUNT_COLUMNS):
+        return False
+    if any(batch[name].null_count() for name in c.NON_NULL_COLUMNS if name in names):
+        return False
+    step = batch[c.STEP_COUNT]
+    first = boundary.step_count if boundary is not None else 0
+    starts = first <= step[0] <= first + (boundary is not None)
+    # Non-decreasing with as many distinct values as the range spans: rises of 0 or 1 only.
+    if not (starts and step.is_sorted() and step[-1] - step[0] <= _changes(step)):
+        return False
+    if c.TIME in names:
+        time = batch[c.TIME]
+        after = boundary.time if boundary is not None and boundary.time is not None else -math.inf
+        if not time.is_sorted() or time[0] < after:
+            return False
+    # A sum is finite only if every value is (or it overflowed: then the exact rules decide).
+    floats = [name for name in c.NON_NULL_COLUMNS if name in names and batch.schema[name].is_float()]
+    sums = batch.select(pl.col(floats).sum()).row(0) if floats else ()
+    return all(math.isfinite(total) for total in sums)
+
+
+def _changes(step: pl.Series) -> int:
+    """How many times a sorted series changes value."""
+    return step.len() - 1 - int((step.diff() == 0).sum())
