@@ -11,7 +11,6 @@ message can be stored as the measurement's ``processing_error``.
 from __future__ import annotations
 
 import shutil
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,16 +67,10 @@ def process_series(
 
 
 def write_tables(steps: pl.DataFrame, steps_path: Path, cycles_path: Path) -> pl.DataFrame:
-    """Write the steps table and the cycle metrics computed from it; answers the cycles.
-
-    The steps file is written while the cycles are computed: a parquet write is mostly fixed
-    cost, and the two overlap on two cores (polars releases the GIL).
-    """
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        written = pool.submit(parquet.write, steps, steps_path)
-        cycles = cycle_metrics(steps)
-        parquet.write(cycles, cycles_path)
-        written.result()
+    """Write the steps table and the cycle metrics computed from it; answers the cycles."""
+    cycles = cycle_metrics(steps)
+    parquet.write(steps, steps_path)
+    parquet.write(cycles, cycles_path)
     return cycles
 
 
