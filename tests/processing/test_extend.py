@@ -148,6 +148,9 @@ def test_the_end_of_the_series_is_taken_from_its_steps_without_reading_rows(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, in_memory: bool
 ) -> None:
     base, steps = _processed(tmp_path, cycling_series(5_000, scale=SCALE))
+    # the same end as the rows tell
+    assert pipeline._end_of_steps(steps, 5_000) == pipeline._end_of(pl.scan_parquet(base), 5_000)
+    assert pipeline._end_of_steps(steps, 4_999) is None  # steps of another series
     monkeypatch.setattr(pipeline, "_end_of", lambda *args: pytest.fail("read the rows"))
     if not in_memory:  # as an extension too large to hold is checked and written
         monkeypatch.setattr(pipeline, "SMALL_EXTENSION_ROWS", 0)

@@ -179,8 +179,9 @@ def forget_before(store: ObjectStore, org: str, mid: str, version: int) -> None:
         keys.upload_key(org, mid, keys.EXTEND_FILE),
     }
     existing = list(store.list(keys.measurement_prefix(org, mid)))
-    if keys.overview_key(org, mid, version) not in existing:
-        keep.add(_newest_overview(existing, org, mid, version) or "")
+    newest = _newest_overview(existing, org, mid, version)
+    if newest is not None and keys.overview_key(org, mid, version) not in existing:
+        keep.add(newest)
     for key in existing:
         if key in keep:
             continue

@@ -359,7 +359,11 @@ def _end_of_steps(steps: pl.DataFrame | None, rows: int) -> Boundary | None:
     """Where the series ends, from the steps derived from it: its last step and that step's end
     time. None when ``steps`` does not describe a series of ``rows`` rows, or its last step
     ends without a time (EIS rows): then the rows themselves are read."""
-    if steps is None or steps.height == 0 or not {"End index", "End time [s]"} <= set(steps.columns):
+    if (
+        steps is None
+        or steps.height == 0
+        or not {c.STEP_COUNT, "End index", "End time [s]"} <= set(steps.columns)
+    ):
         return None
     last = steps.row(steps.height - 1, named=True)
     if last["End index"] != rows - 1 or last[c.STEP_COUNT] is None or last["End time [s]"] is None:
