@@ -293,3 +293,80 @@ def test_a_member_removed_from_a_project_stops_seeing_it_in_every_server(
     assert admin.delete(f"/projects/{tenant.project_id}/members/{user_id}").status_code == 204
     assert_error(a.get(path), 404)
     eventually(lambda: b.get(path).status_code == 404)
+
+
+# -- the list of a cell's measurements ---------------------------------------------------------------
+
+
+def make_cell_with_measurement(http: Api, tenant: Tenant) -> tuple[str, str]:
+    """A cell instance with one properties measurement: their ids."""
+    measurement_id = make_measurement(http, tenant)
+    return str(http.get(f"/cell_measurements/{measurement_id}").json()["cell_instance_id"]), measurement_id
+
+
+def listed(http: Api, instance_id: str, **params: object) -> dict:
+    response = http.get(f"/cell_instances/{instance_id}/cell_measurements", params=params)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_a_list_page_changed_through_one_server_is_read_through_the_other(
+    two_servers: tuple[LiveServer, LiveServer], tenant: Tenant
+) -> None:
+    a, b = (server.http(tenant.api_key) for server in two_servers)
+    instance_id, measurement_id = make_cell_with_measurement(a, tenant)
+    for http in (a, b):  # both processes now hold the page in memory
+        for _ in range(2):
+            assert [m["name"] for m in listed(http, instance_id)["items"]] == ["check-up"]
+        assert listed(http, instance_id, tags_any="fresh")["total"] == 0
+
+    path = f"/cell_measurements/{measurement_id}"
+    assert a.patch(path, json={"name": "renamed", "tags": ["fresh"]}).status_code == 200
+    assert [m["name"] for m in listed(a, instance_id)["items"]] == ["renamed"]
+    eventually(lambda: [m["tags"] for m in listed(b, instance_id)["items"]] == [["fresh"]])
+    eventually(lambda: listed(b, instance_id, tags_any="fresh")["total"] == 1)  # a page per query
+
+    added = a.post(
+        f"/cell_instances/{instance_id}/cell_measurements/create",
+        json={"name": "second", "properties": {"mass": {"value": 50.0, "unit": "g"}}},
+    )
+    assert added.status_code == 200, added.text
+    assert listed(a, instance_id)["total"] == 2
+    eventually(lambda: listed(b, instance_id)["total"] == 2)
+
+    assert a.delete(path).status_code == 204
+    eventually(lambda: [m["name"] for m in listed(b, instance_id)["items"]] == ["second"])
+
+
+def test_a_cached_list_page_is_shown_only_to_those_who_may_see_it(
+    two_servers: tuple[LiveServer, LiveServer], server: LiveServer, tenant: Tenant
+) -> None:
+    first, _ = two_servers
+    admin = first.http(tenant.api_key)
+    instance_id, _ = make_cell_with_measurement(admin, tenant)
+    path = f"/cell_instances/{instance_id}/cell_measurements"
+    invited = admin.post(
+        f"/organizations/{tenant.organization_id}/users/by-email",
+        json={"email": f"member-{uuid.uuid4().hex[:8]}@example.com", "role_name": "Member"},
+    )
+    assert invited.status_code == 200, invited.text
+    user_id = invited.json()["user_id"]
+    a, b = (s.http(make_key(first, user_id, tenant.organization_id)) for s in two_servers)
+    outsiders = [s.http(server.new_tenant().api_key) for s in two_servers]
+    for http in (admin, *(s.http(tenant.api_key) for s in two_servers)):
+        assert listed(http, instance_id)["total"] == 1  # the page is in both processes' memory
+    for http in (a, b, *outsiders):
+        assert_error(http.get(path), 404)  # not a member of the project; another organization
+
+    granted = admin.post(
+        f"/projects/{tenant.project_id}/members", json={"user_id": user_id, "project_role_id": VIEWER.id}
+    )
+    assert granted.status_code == 200, granted.text
+    assert listed(a, instance_id)["total"] == 1
+    eventually(lambda: b.get(path).status_code == 200)
+
+    assert admin.delete(f"/projects/{tenant.project_id}/members/{user_id}").status_code == 204
+    assert_error(a.get(path), 404)
+    eventually(lambda: b.get(path).status_code == 404)
+    for http in outsiders:
+        assert_error(http.get(path), 404)

@@ -18,7 +18,7 @@ from cellstore.core.responses import FastJSONResponse, json_bytes_response
 from cellstore.core.schemas import id_path
 from cellstore.core.tenancy import require_project_access
 from cellstore.formats.export import ExportFormat
-from cellstore.measurements import analysis, data, keys, polling, repository, service, tags, uploads
+from cellstore.measurements import analysis, data, keys, listing, polling, repository, service, tags, uploads
 from cellstore.measurements.models import CellMeasurement
 from cellstore.measurements.schemas import (
     CellMeasurementRead,
@@ -62,18 +62,12 @@ async def bundle(
 async def list_of_instance(
     request: Request,
     principal: PrincipalDep,
-    session: SessionDep,
     cell_instance_id: InstanceId,
     page: PageParams = page_params(1000),
-) -> FastJSONResponse:
+) -> Response:
     """Measurements of a cell. Filters: measurement_type, tags_all, tags_any, name, created_by_email,
     created_at/updated_at/start_time _gt/_lt, order_by (name, created_at, updated_at, start_time), order."""
-    rows, total = await repository.page_of_instance(
-        session, principal, cell_instance_id, request.query_params, page
-    )
-    if not rows:  # rows found prove the instance visible; an empty page must tell "none" from 404
-        await cells.get_instance(session, principal, cell_instance_id)
-    return FastJSONResponse(page_of([present_measurement(m) for m in rows], total))
+    return json_bytes_response(await listing.instance_page_json(request, principal, cell_instance_id, page))
 
 
 @router.get("/cell_measurements", response_model=Page[CellMeasurementRead])
