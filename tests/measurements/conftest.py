@@ -24,8 +24,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from tests.conftest import fresh_database, serving
-from tests.storage.conftest import SeaweedFS, s3_client, seaweedfs  # noqa: F401 - the fixture is used here
+from tests.conftest import serving
+from tests.storage.conftest import SeaweedFS, s3_client, seaweedfs, serving_on_s3  # noqa: F401 - the fixture is used here
 from tests.support import LiveServer, Tenant
 
 SQLITE_LOCAL = "sqlite-local"
@@ -84,20 +84,8 @@ def store_server(request: pytest.FixtureRequest) -> Iterator[StoreServer]:
                 yield StoreServer(**vars(live), deployment=deployment, data_dir=data_dir)
             return
         weed: SeaweedFS = request.getfixturevalue("seaweedfs")
-        # A database of its own: a server sharing another's database would share its job
-        # queue, and that server's worker cannot read this one's bucket.
-        with fresh_database(request.getfixturevalue("postgres_admin_url")) as database_url:
-            environment = {
-                "CELLSTORE_DATABASE_URL": database_url,
-                "CELLSTORE_STORAGE_URL": f"s3://{weed.bucket}?endpoint={weed.endpoint}&region={weed.region}",
-                "CELLSTORE_S3_ACCESS_KEY_ID": weed.access_key_id,
-                "CELLSTORE_S3_SECRET_ACCESS_KEY": weed.secret_access_key,
-                "CELLSTORE_S3_MULTIPART_UPLOADS": "true",
-                "CELLSTORE_S3_UPLOAD_ACCESS_KEY_ID": weed.upload_access_key_id,
-                "CELLSTORE_S3_UPLOAD_SECRET_ACCESS_KEY": weed.upload_secret_access_key,
-            }
-            with serving(data_dir, "postgresql", **environment) as live:
-                yield StoreServer(**vars(live), deployment=deployment, data_dir=data_dir, s3=weed)
+        with serving_on_s3(data_dir, weed, request.getfixturevalue("postgres_admin_url")) as live:
+            yield StoreServer(**vars(live), deployment=deployment, data_dir=data_dir, s3=weed)
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
 

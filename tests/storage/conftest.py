@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,8 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from tests.conftest import free_port, serving
+from tests.conftest import free_port, fresh_database, serving
+from tests.support import LiveServer
 
 
 @dataclass(frozen=True)
@@ -150,6 +152,28 @@ def seaweedfs() -> Iterator[SeaweedFS]:
         for port in (*ports.values(), *grpc.values()):  # sockets weed puts in /tmp regardless
             for socket_file in Path("/tmp").glob(f"seaweedfs-*-{port}.sock"):
                 socket_file.unlink(missing_ok=True)
+
+
+@contextmanager
+def serving_on_s3(data_dir: Path, weed: SeaweedFS, postgres_admin_url: str) -> Iterator[LiveServer]:
+    """``cellstore serve`` as a cluster runs it: a fresh PostgreSQL database and the SeaweedFS
+    bucket, with S3 multipart offered to clients through the write-only uploader identity.
+
+    A database of its own: a server sharing another's database would share its job queue, and
+    that server's worker cannot read this one's bucket.
+    """
+    with fresh_database(postgres_admin_url) as database_url:
+        environment = {
+            "CELLSTORE_DATABASE_URL": database_url,
+            "CELLSTORE_STORAGE_URL": f"s3://{weed.bucket}?endpoint={weed.endpoint}&region={weed.region}",
+            "CELLSTORE_S3_ACCESS_KEY_ID": weed.access_key_id,
+            "CELLSTORE_S3_SECRET_ACCESS_KEY": weed.secret_access_key,
+            "CELLSTORE_S3_MULTIPART_UPLOADS": "true",
+            "CELLSTORE_S3_UPLOAD_ACCESS_KEY_ID": weed.upload_access_key_id,
+            "CELLSTORE_S3_UPLOAD_SECRET_ACCESS_KEY": weed.upload_secret_access_key,
+        }
+        with serving(data_dir, "postgresql", **environment) as live:
+            yield live
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import serving
+from tests.storage.conftest import SeaweedFS, seaweedfs, serving_on_s3  # noqa: F401 - the fixture is used here
 from tests.support import Api, LiveServer, Tenant
 from tests.web.data import cycling_series
 
@@ -29,6 +30,26 @@ def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]
     """``cellstore serve`` on SQLite, as a person would start it."""
     with serving(tmp_path_factory.mktemp("cellstore-web"), "sqlite") as live:
         yield live
+
+
+@dataclass
+class S3Server:
+    """A cellstore on S3 storage, and the SeaweedFS behind it."""
+
+    live: LiveServer
+    s3: SeaweedFS
+
+
+@pytest.fixture(scope="module")
+def web_s3_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[S3Server]:
+    """``cellstore serve`` as a cluster runs it (PostgreSQL, SeaweedFS): the page then sends files
+    straight to the S3 endpoint, another origin than its own."""
+    weed: SeaweedFS = request.getfixturevalue("seaweedfs")
+    data_dir = tmp_path_factory.mktemp("cellstore-web-s3")
+    with serving_on_s3(data_dir, weed, request.getfixturevalue("postgres_admin_url")) as live:
+        yield S3Server(live, weed)
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests.support import Api, LiveServer, Tenant
-from tests.web.conftest import PHONE, Cell, new_tenant, shoot, sign_in
+from tests.web.conftest import DESKTOP, PHONE, Cell, S3Server, new_tenant, shoot, sign_in
 from tests.web.data import cycling_series, png_bytes
 
 # Pixels of a plot's canvas close to one series colour: the line is really drawn, not only axes.
@@ -32,6 +32,7 @@ COUNT_COLOURED_PIXELS = """([selector, rgb]) => {
 }"""
 BLUE = [31, 95, 191]  # the first series (voltage; discharge capacity; charge dQ/dV)
 ORANGE = [217, 72, 15]  # the second series (current)
+RATED_2_5_AH = {"capacity": {"value": 2.5, "unit": "A.h"}}
 NO_HORIZONTAL_OVERFLOW = "document.documentElement.scrollWidth <= window.innerWidth"
 
 
@@ -192,6 +193,44 @@ def test_upload_a_csv_with_progress_until_ready(
     uploaded = next(m for m in listed if m["name"] == "ageing cycle 2")
     assert uploaded["processing_status"] == "ready"
     assert uploaded["test_setup"]["format"] == "cellstore_csv"
+
+
+def test_on_s3_storage_the_page_sends_the_file_straight_to_the_bucket(
+    browser: Any, web_s3_server: S3Server, tmp_path: Path
+) -> None:
+    """The cluster deployment: the signed URL is SeaweedFS's, another origin than the page's."""
+    server = web_s3_server.live
+    tenant = new_tenant(server, "Cluster lab")
+    with server.http(tenant.api_key) as api:
+        spec = api.post(
+            "/cell_specifications",
+            json={"name": "LFP 26650", "project_id": tenant.project_id, "ratings": RATED_2_5_AH},
+        ).json()
+        instance = api.post(
+            f"/cell_specifications/{spec['id']}/cell_instances", json={"name": "SN-0042"}
+        ).json()
+    context = browser.new_context(viewport=DESKTOP, base_url=server.url)
+    context.set_default_timeout(20_000)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    sent: list[str] = []
+    page.on("request", lambda request: sent.append(request.url) if request.method == "PUT" else None)
+    try:
+        csv = tmp_path / "cluster cycle.csv"
+        cycling_series(cycles=2).write_csv(csv)
+        sign_in(page, tenant.api_key)
+        page.goto(f"/#/upload?instance={instance['id']}")
+        page.wait_for_selector("#upload-instance option:text-is('SN-0042')", state="attached")
+        upload(page, csv, "cluster cycle")
+        page.wait_for_selector("#upload-status [data-status=ready]", timeout=60_000)
+        assert sent and all(url.startswith(web_s3_server.s3.endpoint + "/") for url in sent), sent
+        page.click("#upload-open")
+        page.wait_for_selector("#measurement-name:text-is('cluster cycle')")
+        drawn(page, "#plot-timeseries", BLUE)
+    finally:
+        context.close()
+    assert not errors, errors
 
 
 def test_an_unreadable_file_is_refused_with_the_reason(
