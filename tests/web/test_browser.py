@@ -198,7 +198,7 @@ def test_upload_a_csv_with_progress_until_ready(
 def test_on_s3_storage_the_page_sends_the_file_straight_to_the_bucket(
     browser: Any, web_s3_server: S3Server, tmp_path: Path
 ) -> None:
-    """The cluster deployment: the signed URL is SeaweedFS's, another origin than the page's."""
+    """The cluster deployment: signed URLs are SeaweedFS's, another origin than the page's."""
     server = web_s3_server.live
     tenant = new_tenant(server, "Cluster lab")
     with server.http(tenant.api_key) as api:
@@ -228,6 +228,14 @@ def test_on_s3_storage_the_page_sends_the_file_straight_to_the_bucket(
         page.click("#upload-open")
         page.wait_for_selector("#measurement-name:text-is('cluster cycle')")
         drawn(page, "#plot-timeseries", BLUE)
+
+        # ... and reads files back from it: an image of a file measurement is shown inline.
+        image = tmp_path / "cell photo.png"
+        image.write_bytes(png_bytes())
+        files = server.client(tenant).cell_measurement.create_file(instance["id"], "Teardown", [str(image)])
+        page.goto(f"/#/measurements/{files.id}")
+        shown = page.locator("img[alt='cell photo.png']")
+        assert shown.evaluate("img => img.decode().then(() => img.naturalWidth)") == 48
     finally:
         context.close()
     assert not errors, errors
