@@ -10,7 +10,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from cellstore.processing.errors import SeriesError
-from cellstore.processing.validation import validate_series
+from cellstore.processing.validation import Boundary, plainly_valid, validate_series
 
 
 def series(overrides: dict[str, list | None] | None = None) -> pl.DataFrame:
@@ -198,3 +198,47 @@ def test_first_broken_rule_in_priority_order_is_reported() -> None:
 
 def test_series_error_is_a_value_error() -> None:
     assert issubclass(SeriesError, ValueError)
+
+
+# -- the fast test that clears most batches before the exact rules ---------------------------------
+
+PLAIN = {
+    "Step count": [3, 3, 4, 4, 5],
+    "Time [s]": [10.0, 11.0, 12.0, 12.0, 13.0],
+    "Voltage [V]": [4.0, 4.0, 3.9, 3.8, 3.7],
+    "Current [A]": [1.0, 1.0, 0.0, 0.0, -1.0],
+}
+AFTER_STEP_3 = Boundary(step_count=3, time=9.5)
+
+
+@pytest.mark.parametrize(
+    ("changes", "boundary"),
+    [
+        ({}, AFTER_STEP_3),  # continues the last step
+        ({"Step count": [4, 4, 5, 5, 6]}, AFTER_STEP_3),  # starts the next one
+        ({"Step count": [0, 0, 1, 1, 2], "Time [s]": [0.0, 1.0, 2.0, 3.0, 4.0]}, None),  # a series' start
+        ({"Time [s]": [9.5, 11.0, 12.0, 12.0, 13.0]}, AFTER_STEP_3),  # repeats the last time
+    ],
+)
+def test_plainly_valid_clears_batches_that_keep_every_rule(changes: dict, boundary: Boundary | None) -> None:
+    assert plainly_valid(pl.DataFrame({**PLAIN, **changes}), boundary)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"Step count": [5, 5, 6, 6, 7]},  # skips step 4
+        {"Step count": [2, 3, 3, 4, 4]},  # goes back before the last step
+        {"Step count": [3, 3, 5, 5, 6]},  # jumps by 2 inside the batch, though sorted
+        {"Step count": [3, 4, 3, 4, 5]},  # decreases
+        {"Step count": [3.0, 3.0, 4.0, 4.0, 5.0]},  # float counts: the exact rules decide
+        {"Time [s]": [9.0, 11.0, 12.0, 12.0, 13.0]},  # before the series' last time
+        {"Time [s]": [10.0, 11.0, 10.5, 12.0, 13.0]},  # goes backwards
+        {"Time [s]": [10.0, None, 12.0, 12.0, 13.0]},  # null time (only EIS rows may)
+        {"Voltage [V]": [4.0, float("nan"), 3.9, 3.8, 3.7]},
+        {"Current [A]": [1.0, float("inf"), 0.0, 0.0, -1.0]},
+    ],
+)
+def test_plainly_valid_never_clears_a_batch_that_breaks_a_rule(changes: dict) -> None:
+    batch = pl.DataFrame({**PLAIN, **changes})
+    assert not plainly_valid(batch, AFTER_STEP_3)

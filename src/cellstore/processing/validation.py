@@ -273,7 +273,7 @@ def _int_text(value: float | None) -> str:
 def plainly_valid(batch: pl.DataFrame, boundary: Boundary | None) -> bool:
     """A fast sufficient test of the row rules: true only if none can fail.
 
-    One pass of simple aggregates (finite counts, min/max of row-to-row changes);
+    A few cheap whole-column checks (null counts, sortedness, distinct steps, finite sums);
     batches it does not clear, such as ones with EIS rows whose time is null or with
     float counters, go through the exact rules of :func:`check_series`. The columns
     must have passed :func:`check_columns`.
