@@ -216,6 +216,13 @@ def ingest(
     api_url: Annotated[str | None, typer.Option(help="Server. Env: IONWORKS_API_URL.")] = None,
     api_key: Annotated[str | None, typer.Option(help="API key. Env: IONWORKS_API_KEY.")] = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for each file's processing.")] = 3600,
+    timezone: Annotated[
+        str | None,
+        typer.Option(
+            help="The instrument clock's zone (IANA name, e.g. Europe/Berlin), for files that "
+            "write local time without a zone; taken as UTC otherwise."
+        ),
+    ] = None,
 ) -> None:
     """Upload raw cycler files, have the server parse and process them, and wait for the result.
 
@@ -227,6 +234,13 @@ def ingest(
 
     if name is not None and len(files) > 1:
         fail("--name names one measurement: give one file with it")
+    if timezone is not None:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            fail(f"unknown time zone {timezone!r}; give an IANA name such as Europe/Berlin")
     try:
         remote = Remote.from_environment(api_url, api_key)
     except ApiError as exc:
@@ -236,7 +250,7 @@ def ingest(
         for path in files:
             size = path.stat().st_size if path.is_file() else 0
             with typer.progressbar(length=size, label=path.name, file=sys.stderr) as bar:
-                result = ingest_file(http, path, instance, name, bar.update, timeout)
+                result = ingest_file(http, path, instance, name, bar.update, timeout, timezone=timezone)
             failed += result.status != "ready"
             typer.echo(json.dumps(result.as_json()))
     if failed:

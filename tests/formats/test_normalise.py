@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import polars as pl
 import pytest
@@ -13,6 +14,7 @@ from cellstore.formats.normalise import (
     CAPACITY_FROM_CYCLER,
     apply_column_maps,
     duration_seconds,
+    in_zone,
     normalise,
     unique_names,
 )
@@ -189,3 +191,34 @@ def test_apply_column_maps_scales_negates_and_keeps_the_rest():
 
 def test_unique_names():
     assert unique_names(["a", "", "a", " a ", "b"]) == ["a", "column_1", "a (2)", "a (3)", "b"]
+
+
+BERLIN = ZoneInfo("Europe/Berlin")
+WALL = [datetime(2024, 1, 15, 9, 0, 0), datetime(2024, 1, 15, 9, 0, 1)]
+
+
+@pytest.mark.parametrize(
+    ("time", "start_time", "local"),
+    [
+        (pl.Series(WALL), None, True),  # a clock column without a zone
+        (pl.Series(WALL).dt.replace_time_zone("UTC"), None, False),  # ... with one
+        (pl.Series([5.0, 6.0]), datetime(2024, 1, 15, 8, 59, 55), True),  # relative, naive start
+        (pl.Series([5.0, 6.0]), datetime(2024, 1, 15, 8, 59, 55, tzinfo=UTC), False),
+    ],
+    ids=["naive clock", "aware clock", "naive start", "aware start"],
+)
+def test_a_start_read_from_a_clock_without_zone_is_moved_into_the_instrument_zone(
+    time: pl.Series, start_time: datetime | None, local: bool
+) -> None:
+    series = raw(**{c.TIME: time, c.VOLTAGE: [3.0, 3.0], c.CURRENT: [0.0, 0.0]})
+    series.start_time = start_time
+    out = normalise(series)
+    assert out.local_clock is local
+    assert out.start_time == datetime(2024, 1, 15, 9, 0, 0, tzinfo=UTC)  # taken as UTC by default
+    moved = in_zone(out, BERLIN)
+    if local:  # 09:00 in Berlin in January (CET, +1) is 08:00 UTC
+        assert moved.start_time == datetime(2024, 1, 15, 8, 0, 0, tzinfo=UTC)
+        assert moved.test_setup["timezone"] == "Europe/Berlin"
+    else:
+        assert moved == out
+    assert moved.frame.equals(out.frame)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,8 @@ from tests.measurements.conftest import StoreServer, cycling
 from tests.support import Api, Tenant, assert_error
 
 START = datetime(2026, 3, 1, 8, 30, tzinfo=UTC)
+#: An Arbin export that writes its clock as local time without a zone (2024-09-20 08:32:34.558).
+LOCAL_CLOCK_FILE = Path("/work/shared/testdata/arbin_csv/pyprobe_sample_data_arbin.csv")
 
 
 def wait_settled(http: Api, measurement_id: str, seconds: float = 60) -> dict[str, Any]:
@@ -240,3 +242,36 @@ def test_export_refuses_what_it_cannot_write(
     stranger = store_server.new_tenant("Stranger")
     with store_server.http(stranger.api_key) as theirs:
         assert_error(theirs.get(f"/cell_measurements/{source}/time_series/export"), 404, "NOT_FOUND")
+
+
+def test_a_local_clock_is_read_in_the_instrument_zone_when_it_is_given(
+    store_tenant: Tenant, iw: Any, http: Api, make_cell: Callable[..., str]
+) -> None:
+    raw_id = upload_raw(iw, store_tenant.project_id, LOCAL_CLOCK_FILE)
+    instance_id = make_cell()
+    made = {}
+    for name, zone in (("as UTC", None), ("in Berlin", "Europe/Berlin"), ("in New York", "America/New_York")):
+        body: dict[str, Any] = {"cell_instance_id": instance_id, "measurement": {"name": name}}
+        if zone:
+            body["timezone"] = zone
+        answered = http.post(f"/raw_data/{raw_id}/convert", json=body)
+        assert answered.status_code == 200, answered.text
+        made[name] = wait_settled(http, answered.json()["id"])
+        assert made[name]["processing_status"] == "ready", made[name]["processing_error"]
+
+    def start(name: str) -> datetime:
+        return datetime.fromisoformat(made[name]["start_time"].replace("Z", "+00:00"))
+
+    assert made["as UTC"]["start_time"] == "2024-09-20T08:32:34.558000Z"  # the clock reading as is
+    assert start("as UTC") - start("in Berlin") == timedelta(hours=2)  # CEST in September
+    assert start("in New York") - start("as UTC") == timedelta(hours=4)  # EDT
+    assert made["in Berlin"]["test_setup"]["timezone"] == "Europe/Berlin"
+    assert "timezone" not in made["as UTC"]["test_setup"]
+    # Only the start moves: the rows are relative to it.
+    series = [iw.cell_measurement.time_series(made[name]["id"])["Time [s]"].to_list() for name in made]
+    assert series[0] == series[1] == series[2]
+
+    for zone in ("Mars/Olympus_Mons", "../etc/passwd", ""):
+        body = {"cell_instance_id": instance_id, "timezone": zone}
+        error = assert_error(http.post(f"/raw_data/{raw_id}/convert", json=body), 422, "VALIDATION_ERROR")
+        assert "timezone" in error["message"]

@@ -81,3 +81,24 @@ def test_ingest_without_a_key_or_with_a_wrong_one_says_so(
     wrong = cli("ingest", str(native), "--instance", instance_id, env=wrong_key, check=False)
     assert wrong.returncode == 1
     assert json.loads(wrong.stdout)["error"].startswith("401")
+
+
+def test_ingest_reads_a_local_clock_in_the_zone_it_is_given(server: LiveServer, tenant: Tenant) -> None:
+    """The Arbin export writes 2024-09-20 08:32:34.558 without a zone; in Berlin that is 06:32 UTC."""
+    instance_id = make_instance(server, tenant)
+    local_clock = Path("/work/shared/testdata/arbin_csv/pyprobe_sample_data_arbin.csv")
+    result = cli("ingest", str(local_clock), "--instance", instance_id, "--timezone", "Europe/Berlin",
+                 env=remote_env(server, tenant))  # fmt: skip
+    (line,) = [json.loads(text) for text in result.stdout.splitlines()]
+    assert line["status"] == "ready", line
+    with server.http(tenant.api_key) as http:
+        measurement = http.get(f"/cell_measurements/{line['measurement_id']}").json()
+    assert measurement["start_time"] == "2024-09-20T06:32:34.558000Z"
+    assert measurement["test_setup"]["timezone"] == "Europe/Berlin"
+
+    # A zone that does not exist is refused before anything is uploaded.
+    refused = cli("ingest", str(local_clock), "--instance", instance_id, "--timezone", "Atlantis/Capital",
+                  env=remote_env(server, tenant), check=False)  # fmt: skip
+    assert refused.returncode != 0 and "unknown time zone" in refused.stderr
+    assert refused.stdout == ""
+    assert len(server.client(tenant).cell_instance.get(instance_id).measurement_ids) == 1

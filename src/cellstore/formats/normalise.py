@@ -5,7 +5,8 @@ over a :class:`~cellstore.formats.base.RawSeries`; :func:`normalise` then does t
 same for every family:
 
 * ``Time [s]``: absolute timestamps become seconds since the first one (which becomes
-  ``start_time``, aware UTC; naive timestamps are taken as UTC); relative times are
+  ``start_time``, aware UTC; naive timestamps are taken as UTC, or read in the
+  instrument's zone by :func:`in_zone` when it is known); relative times are
   shifted to start at 0 (``start_time`` moves with them). Null times are kept (EIS rows);
   a time that goes backwards is a :class:`FormatError`, since sorting would reorder rows.
 * ``Step count``: 0-based, +1 whenever ``Step from cycler`` changes between rows, or
@@ -24,9 +25,10 @@ Every other column is kept under its own name; rows are never reordered or dropp
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import polars as pl
 
@@ -57,6 +59,8 @@ class NormalisedSeries:
     start_time: datetime | None = None
     test_setup: dict[str, Any] = field(default_factory=dict)
     protocol: dict[str, Any] = field(default_factory=dict)
+    #: ``start_time`` came from a clock reading without a zone, and was taken as UTC.
+    local_clock: bool = False
 
 
 def normalise(raw: RawSeries) -> NormalisedSeries:
@@ -77,6 +81,7 @@ def normalise(raw: RawSeries) -> NormalisedSeries:
         frame=frame.select(_ordered(frame.columns)),
         family=raw.family,
         start_time=start_time,
+        local_clock=reads_local_clock(raw),
         test_setup=test_setup,
         protocol=dict(raw.protocol),
     )
@@ -178,6 +183,29 @@ def _duration(values: pl.Series) -> pl.Series:
     )
     seconds = pl.coalesce(clock, pl.col("text").cast(pl.Float64, strict=False))
     return frame.select(seconds).to_series().alias(values.name)
+
+
+def reads_local_clock(raw: RawSeries) -> bool:
+    """Whether the file gives its absolute time as a clock reading without a zone (as most cyclers
+    do: the computer's local time), which is taken as UTC unless the instrument's zone is given."""
+    dtype = raw.frame.schema.get(c.TIME)
+    if isinstance(dtype, pl.Datetime):
+        return dtype.time_zone is None
+    return raw.start_time is not None and raw.start_time.tzinfo is None
+
+
+def in_zone(series: NormalisedSeries, zone: ZoneInfo) -> NormalisedSeries:
+    """``series`` with its start time read on a clock in ``zone`` rather than in UTC, when the file
+    gave it without a zone; the zone is kept in ``test_setup``. Times relative to the start,
+    which are all the series holds, do not change."""
+    if not series.local_clock or series.start_time is None:
+        return series
+    wall = series.start_time.replace(tzinfo=None)
+    return replace(
+        series,
+        start_time=wall.replace(tzinfo=zone).astimezone(UTC),
+        test_setup={**series.test_setup, "timezone": zone.key},
+    )
 
 
 def as_utc(moment: datetime | None) -> datetime | None:

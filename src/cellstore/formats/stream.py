@@ -46,6 +46,7 @@ from cellstore.formats.normalise import (
     as_utc,
     duration_seconds,
     normalise,
+    reads_local_clock,
 )
 from cellstore.processing import columns as c
 from cellstore.processing import parquet
@@ -174,6 +175,7 @@ class StreamNormaliser:
             frame=pl.DataFrame(schema=self._schema),
             family=self._meta.family,
             start_time=self._carry.start_time,
+            local_clock=reads_local_clock(self._meta),
             test_setup={"format": self._meta.family, **self._meta.test_setup},
             protocol=dict(self._meta.protocol),
         )

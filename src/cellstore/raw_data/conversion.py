@@ -51,7 +51,12 @@ async def start_conversion(
     session.add(
         RawDataLink(measurement_id=measurement.id, raw_data_id=raw.id, organization_id=raw.organization_id)
     )
-    payload = {"measurement_id": measurement.id, "raw_data_id": raw.id, "family": reader.family}
+    payload = {
+        "measurement_id": measurement.id,
+        "raw_data_id": raw.id,
+        "family": reader.family,
+        "timezone": body.timezone,
+    }
     await enqueue(session, CONVERT_RAW_DATA, payload, principal.organization_id)
     await session.flush()
     return measurement

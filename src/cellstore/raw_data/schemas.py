@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from cellstore.core.schemas import IdText, Name
 from cellstore.measurements.schemas import MeasurementFields
@@ -71,6 +72,17 @@ def present_raw_data(raw: RawData) -> dict[str, Any]:
     }
 
 
+def _time_zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r}; give an IANA name such as Europe/Berlin") from None
+    return name
+
+
+TimeZoneName = Annotated[str, AfterValidator(_time_zone)]
+
+
 class ConvertRawData(BaseModel):
     """What to make of a raw-data file: a time-series measurement of this cell instance."""
 
@@ -81,4 +93,11 @@ class ConvertRawData(BaseModel):
         default_factory=MeasurementFields,
         description="Metadata of the new measurement; the name defaults to the raw data's name. "
         "start_time, test_setup and protocol are filled from the file where it says them.",
+    )
+    timezone: TimeZoneName | None = Field(
+        default=None,
+        description="The zone of the instrument's clock, an IANA name such as Europe/Berlin. Most "
+        "cyclers write local time without a zone: the file's start is read in this zone (and "
+        "recorded in test_setup.timezone); without it, such times are taken as UTC. Times that "
+        "carry their zone are not changed.",
     )

@@ -81,8 +81,12 @@ def ingest_file(
     name: str | None,
     progress: Callable[[int], None],
     timeout: float,
+    *,
+    timezone: str | None = None,
 ) -> Ingested:
-    """One file to one measurement of the instance; never raises for a problem of the file itself."""
+    """One file to one measurement of the instance; never raises for a problem of the file itself.
+
+    ``timezone`` is the instrument clock's zone, for files that write local time without one."""
     result = Ingested(file=str(path), status="failed")
     try:
         instance = answer(http.get(f"/cell_instances/{instance_id}"))
@@ -90,6 +94,8 @@ def ingest_file(
         body: dict[str, Any] = {"cell_instance_id": instance_id}
         if name:
             body["measurement"] = {"name": name}
+        if timezone:
+            body["timezone"] = timezone
         created = answer(http.post(f"/raw_data/{result.raw_data_id}/convert", json=body))
         result.measurement_id = created["id"]
         measurement = wait_settled(http, created["id"], timeout)
