@@ -32,6 +32,8 @@ COUNT_COLOURED_PIXELS = """([selector, rgb]) => {
 }"""
 BLUE = [31, 95, 191]  # the first series (voltage; discharge capacity; charge dQ/dV)
 ORANGE = [217, 72, 15]  # the second series (current)
+#: An Arbin export that writes its clock as local time without a zone (2024-09-20 08:32:34.558).
+LOCAL_CLOCK_FILE = Path("/work/shared/testdata/arbin_csv/pyprobe_sample_data_arbin.csv")
 RATED_2_5_AH = {"capacity": {"value": 2.5, "unit": "A.h"}}
 NO_HORIZONTAL_OVERFLOW = "document.documentElement.scrollWidth <= window.innerWidth"
 
@@ -239,6 +241,30 @@ def test_on_s3_storage_the_page_sends_the_file_straight_to_the_bucket(
     finally:
         context.close()
     assert not errors, errors
+
+
+def test_the_instrument_clock_can_be_this_computer_zone(
+    browser: Any, web_server: LiveServer, web_tenant: Tenant, cell: Cell, web_api: Api
+) -> None:
+    """A cycler writing local time without a zone, uploaded from a lab PC in Berlin."""
+    context = browser.new_context(viewport=DESKTOP, base_url=web_server.url, timezone_id="Europe/Berlin")
+    context.set_default_timeout(20_000)
+    page = context.new_page()
+    try:
+        sign_in(page, web_tenant.api_key)
+        page.goto(f"/#/upload?instance={cell.instance['id']}")
+        page.wait_for_selector("#upload-instance option:text-is('SN-0001')", state="attached")
+        assert page.locator("#upload-timezone").input_value() == ""  # UTC unless chosen
+        page.select_option("#upload-timezone", "Europe/Berlin")
+        assert "this computer" in page.locator("#upload-timezone option:checked").inner_text()
+        upload(page, LOCAL_CLOCK_FILE, "Berlin clock")
+        page.wait_for_selector("#upload-status [data-status=ready]", timeout=60_000)
+    finally:
+        context.close()
+    listed = web_api.get(f"/cell_instances/{cell.instance['id']}/cell_measurements").json()["items"]
+    uploaded = next(m for m in listed if m["name"] == "Berlin clock")
+    assert uploaded["start_time"] == "2024-09-20T06:32:34.558000Z"  # 08:32:34.558 CEST
+    assert uploaded["test_setup"]["timezone"] == "Europe/Berlin"
 
 
 def test_an_unreadable_file_is_refused_with_the_reason(

@@ -40,7 +40,8 @@ function put(target, file, contentType, onProgress, signal) {
 }
 
 // stages: "initiate", "transfer", "confirm", "convert"; then the measurement (pending) is returned.
-export async function uploadFile({ projectId, instanceId, file, name, onStage, onProgress, signal }) {
+// ``timezone``: the instrument clock's zone, for files that write local time without one ("" for UTC).
+export async function uploadFile({ projectId, instanceId, file, name, timezone, onStage, onProgress, signal }) {
   const common = {
     project_id: projectId,
     name: file.name,
@@ -58,7 +59,7 @@ export async function uploadFile({ projectId, instanceId, file, name, onStage, o
   onStage("convert");
   return post(
     `/raw_data/${started.raw_data_id}/convert`,
-    { cell_instance_id: instanceId, measurement: { name } },
+    { cell_instance_id: instanceId, measurement: { name }, ...(timezone ? { timezone } : {}) },
     signal,
   );
 }

@@ -40,6 +40,14 @@ export async function uploadView(ctx) {
   const newInstanceButton = h("span");
   const file = h("input", { type: "file", name: "file", id: "upload-file", required: true });
   const name = h("input", { name: "name", id: "upload-name", required: true, maxlength: 255 });
+  // Most cyclers write their computer's local time without a zone; the lab PC is usually in it.
+  const localZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  const zone = h(
+    "select",
+    { name: "timezone", id: "upload-timezone" },
+    h("option", { value: "" }, "UTC"),
+    localZone && localZone !== "UTC" ? h("option", { value: localZone }, `${localZone} (this computer)`) : null,
+  );
   const submit = h("button", { type: "submit", class: "primary", id: "upload-submit" }, "Upload");
   const error = formError();
   const progress = h("progress", { id: "upload-progress", max: 100, value: 0 });
@@ -115,13 +123,15 @@ export async function uploadView(ctx) {
       { class: "fields" },
       field("File", file),
       field("Measurement name", name),
+      field("Instrument clock", zone),
     ),
     h(
       "p",
       { class: "muted" },
       "Any cycler file cellstore reads (Arbin, BioLogic, Maccor, Neware, BaSyTec, Novonix, PEC, LAND, ",
       "Indigo, BDF, …) or a CSV or parquet time series with the columns Time [s], Voltage [V], ",
-      "Current [A] and Step count.",
+      "Current [A] and Step count. Instrument clock: the zone of the times a file writes without one ",
+      "(most cyclers write their computer's local time).",
     ),
     error.el,
     h("div", { class: "actions" }, submit),
@@ -150,6 +160,7 @@ export async function uploadView(ctx) {
         instanceId: instanceSelect.value,
         file: chosen,
         name: name.value.trim() || basename(chosen.name),
+        timezone: zone.value,
         signal,
         onStage: (key) => replace(stage, STAGES[key]),
         onProgress: (loaded, total) => {
