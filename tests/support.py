@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import requests
 
 from cellstore.core.database import run_in_transaction
 from cellstore.core.settings import Settings
+
+#: The shared instrument files (never copied into the repository).
+TESTDATA = Path(os.environ.get("CELLSTORE_TESTDATA", "/work/shared/testdata"))
+#: An Arbin export that writes its clock as local time without a zone (2024-09-20 08:32:34.558).
+LOCAL_CLOCK_FILE = TESTDATA / "arbin_csv" / "pyprobe_sample_data_arbin.csv"
 
 
 @dataclass(frozen=True)

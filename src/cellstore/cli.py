@@ -235,12 +235,12 @@ def ingest(
     if name is not None and len(files) > 1:
         fail("--name names one measurement: give one file with it")
     if timezone is not None:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+        from cellstore.formats.normalise import zone_named
 
         try:
-            ZoneInfo(timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            fail(f"unknown time zone {timezone!r}; give an IANA name such as Europe/Berlin")
+            zone_named(timezone)
+        except ValueError as exc:
+            fail(str(exc))
     try:
         remote = Remote.from_environment(api_url, api_key)
     except ApiError as exc:

@@ -21,11 +21,9 @@ from polars.testing import assert_frame_equal
 
 from cellstore.formats.bdf import to_bdf
 from tests.measurements.conftest import StoreServer, cycling
-from tests.support import Api, Tenant, assert_error
+from tests.support import LOCAL_CLOCK_FILE, Api, Tenant, assert_error
 
 START = datetime(2026, 3, 1, 8, 30, tzinfo=UTC)
-#: An Arbin export that writes its clock as local time without a zone (2024-09-20 08:32:34.558).
-LOCAL_CLOCK_FILE = Path("/work/shared/testdata/arbin_csv/pyprobe_sample_data_arbin.csv")
 
 
 def wait_settled(http: Api, measurement_id: str, seconds: float = 60) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from cellstore.formats.bdf import to_bdf
 from tests.measurements.conftest import cycling
-from tests.support import LiveServer, Tenant
+from tests.support import LOCAL_CLOCK_FILE, LiveServer, Tenant
 from tests.test_cli import clean_env, cli
 
 
@@ -86,7 +86,7 @@ def test_ingest_without_a_key_or_with_a_wrong_one_says_so(
 def test_ingest_reads_a_local_clock_in_the_zone_it_is_given(server: LiveServer, tenant: Tenant) -> None:
     """The Arbin export writes 2024-09-20 08:32:34.558 without a zone; in Berlin that is 06:32 UTC."""
     instance_id = make_instance(server, tenant)
-    local_clock = Path("/work/shared/testdata/arbin_csv/pyprobe_sample_data_arbin.csv")
+    local_clock = LOCAL_CLOCK_FILE
     result = cli("ingest", str(local_clock), "--instance", instance_id, "--timezone", "Europe/Berlin",
                  env=remote_env(server, tenant))  # fmt: skip
     (line,) = [json.loads(text) for text in result.stdout.splitlines()]

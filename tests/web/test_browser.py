@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import Api, LiveServer, Tenant
+from tests.support import LOCAL_CLOCK_FILE, Api, LiveServer, Tenant
 from tests.web.conftest import DESKTOP, PHONE, Cell, S3Server, new_tenant, shoot, sign_in
 from tests.web.data import cycling_series, png_bytes
 
@@ -32,8 +32,6 @@ COUNT_COLOURED_PIXELS = """([selector, rgb]) => {
 }"""
 BLUE = [31, 95, 191]  # the first series (voltage; discharge capacity; charge dQ/dV)
 ORANGE = [217, 72, 15]  # the second series (current)
-#: An Arbin export that writes its clock as local time without a zone (2024-09-20 08:32:34.558).
-LOCAL_CLOCK_FILE = Path("/work/shared/testdata/arbin_csv/pyprobe_sample_data_arbin.csv")
 RATED_2_5_AH = {"capacity": {"value": 2.5, "unit": "A.h"}}
 NO_HORIZONTAL_OVERFLOW = "document.documentElement.scrollWidth <= window.innerWidth"
 

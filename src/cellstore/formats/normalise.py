@@ -28,7 +28,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import polars as pl
 
@@ -192,6 +192,14 @@ def reads_local_clock(raw: RawSeries) -> bool:
     if isinstance(dtype, pl.Datetime):
         return dtype.time_zone is None
     return raw.start_time is not None and raw.start_time.tzinfo is None
+
+
+def zone_named(name: str) -> ZoneInfo:
+    """The time zone of an IANA name; ValueError, in words, for one that does not exist."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r}; give an IANA name such as Europe/Berlin") from None
 
 
 def in_zone(series: NormalisedSeries, zone: ZoneInfo) -> NormalisedSeries:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from cellstore.core.schemas import IdText, Name
+from cellstore.formats.normalise import zone_named
 from cellstore.measurements.schemas import MeasurementFields
 from cellstore.raw_data.models import RawData
 
@@ -73,10 +73,7 @@ def present_raw_data(raw: RawData) -> dict[str, Any]:
 
 
 def _time_zone(name: str) -> str:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {name!r}; give an IANA name such as Europe/Berlin") from None
+    zone_named(name)
     return name
 
 

@@ -11,12 +11,11 @@ import asyncio
 import tempfile
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from cellstore.core.database import utcnow
 from cellstore.formats.base import FormatError
 from cellstore.formats.detect import READERS, UnknownFormat, detect
-from cellstore.formats.normalise import NormalisedSeries, in_zone, normalise
+from cellstore.formats.normalise import NormalisedSeries, in_zone, normalise, zone_named
 from cellstore.formats.stream import convert
 from cellstore.jobs.queue import enqueue
 from cellstore.jobs.registry import JobContext, task
@@ -97,7 +96,7 @@ async def convert_raw_data(context: JobContext) -> None:
             _convert, context.store, raw, payload.get("family"), keys.series_key(org, mid, 0)
         )
         if zone := payload.get("timezone"):
-            normalised = in_zone(normalised, ZoneInfo(zone))
+            normalised = in_zone(normalised, zone_named(zone))
     except (FormatError, UnknownFormat) as exc:
         await _fail(context, f"{raw.filename}: {exc}")
         return
