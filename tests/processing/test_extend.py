@@ -193,3 +193,41 @@ def test_a_series_ending_without_a_time_is_read_for_its_last_time(tmp_path: Path
         base, write(on_time, tmp_path / "on_time.parquet"), tmp_path / "y.parquet", previous_steps=steps
     )
     assert segment.rows == 1
+
+
+@pytest.mark.parametrize("in_memory", [True, False], ids=["rows in memory", "rows read back"])
+def test_an_extension_stored_as_a_segment_derives_as_processing_the_whole(
+    tmp_path: Path, in_memory: bool
+) -> None:
+    """The extend job's path: the segment written, then the steps and cycles derived from the
+    base and the segment, with the segment's rows taken from memory when write_segment holds them."""
+    base, previous = _processed(tmp_path, cycling_series(2_000, scale=SCALE))
+    delta = write(cycling_series(1_300, start=2_000, scale=SCALE), tmp_path / "delta.parquet")
+    segment_path = tmp_path / "segment.parquet"
+    segment = pipeline.write_segment(base, delta, segment_path, previous_steps=previous)
+    assert segment.frame is not None  # a small extension is held
+    assert_frame_equal(segment.frame, pl.read_parquet(segment_path))
+    steps, cycles = tmp_path / "steps_ext.parquet", tmp_path / "cycles_ext.parquet"
+    result = pipeline.derive_extended(
+        [base, segment_path],
+        segment.previous_rows,
+        steps,
+        cycles,
+        previous_steps=previous,
+        rated_capacity_ah=5.0,
+        extension=segment.frame if in_memory else None,
+    )
+    assert result.rows == 3_300
+    assert append_series(base, delta, tmp_path / "combined.parquet") == 3_300
+    assert_same_as_whole(tmp_path, tmp_path / "combined.parquet", steps, cycles, 5.0)
+
+
+@pytest.mark.parametrize("batch_rows", [1, 7, 500])
+def test_rows_in_memory_continue_the_stored_tail_in_any_batches(tmp_path: Path, batch_rows: int) -> None:
+    """The stored rows of the last step, read in batches, then the extension's rows from memory."""
+    base, previous = _processed(tmp_path, cycling_series(1_500, scale=0.02))
+    extension = cycling_series(900, start=1_500, scale=0.02)
+    steps = stream.extend_steps(base, previous, 1_500, 5.0, batch_rows=batch_rows, extension=extension)
+    assert steps is not None
+    whole = write(pl.concat([pl.read_parquet(base), extension]), tmp_path / "whole.parquet")
+    assert_frame_equal(steps, stream.summarize_file(whole, 5.0).steps, rel_tol=1e-12)

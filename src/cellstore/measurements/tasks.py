@@ -144,6 +144,7 @@ def _stitch(store: ObjectStore, org: str, mid: str, version: int, capacity: Any)
                 rows=written.previous_rows + written.rows,
                 previous_steps=previous_steps,
                 rated_capacity_ah=capacity_in_amp_hours(capacity),
+                extension=written.frame,
             )
             store.put_file(keys.derived_key(org, mid, version, keys.STEPS_FILE), steps)
             store.put_file(keys.derived_key(org, mid, version, keys.CYCLES_FILE), cycles)

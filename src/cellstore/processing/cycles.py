@@ -32,14 +32,21 @@ def cycle_metrics(steps: pl.DataFrame) -> pl.DataFrame:
     if c.CYCLE_COUNT not in steps.columns:
         steps = steps.with_columns(pl.lit(0, dtype=pl.Int64).alias(c.CYCLE_COUNT))
     measured = {name for name in CYCLE_INPUTS if name in steps.columns and _measured(steps[name])}
-    lf = steps.lazy().with_columns(_ensure_float_columns(steps.columns))
+    # Eagerly and in few operations: on one row per step, each polars query costs more in
+    # planning than in work. Derived steps are in cycle order, which grouping keeps.
+    in_order = steps[c.CYCLE_COUNT].is_sorted()
     per_cycle = (
-        lf.group_by(c.CYCLE_COUNT)
+        steps.with_columns(_ensure_float_columns(steps.columns))
+        .group_by(c.CYCLE_COUNT, maintain_order=in_order)
         .agg(_cycle_aggregates(measured))
-        .sort(c.CYCLE_COUNT)
-        .with_columns(pl.col(c.CYCLE_COUNT).cast(pl.Int64))
     )
-    return per_cycle.with_columns(_derived()).select(_OUTPUT).collect()
+    if not in_order:
+        per_cycle = per_cycle.sort(c.CYCLE_COUNT)
+    derived = {expr.meta.output_name(): expr for expr in _derived()}
+    return per_cycle.select(
+        pl.col(c.CYCLE_COUNT).cast(pl.Int64),
+        *(derived.get(name, pl.col(name)) for name in _OUTPUT[1:]),
+    )
 
 
 #: Steps columns read here; absent ones are added as nulls so every expression applies.

@@ -217,21 +217,21 @@ def aggregate(prepared: pl.DataFrame, has: set[str]) -> pl.DataFrame:
 
 
 def finish(per_step: pl.DataFrame, has: set[str], rated_capacity_ah: float | None) -> pl.DataFrame:
-    """Label the aggregated steps and add durations and cycle sums, in the stored column order."""
+    """Label the aggregated steps and add durations and cycle sums, in the stored column order.
+
+    Eagerly and in few operations: the frame has one row per step, and on so few rows each
+    polars query costs more in planning than in work (this is a third of an extend).
+    """
     max_abs_current = None
     if c.CURRENT in has and per_step.height:
-        max_abs_current = per_step.select(
-            pl.max_horizontal(pl.col("Min current [A]").abs().max(), pl.col("Max current [A]").abs().max())
-        ).item()
+        extremes = (per_step["Min current [A]"].min(), per_step["Max current [A]"].max())
+        max_abs_current = max((abs(value) for value in extremes if value is not None), default=None)
     tolerances = step_tolerances(rated_capacity_ah, max_abs_current)
-    return (
-        per_step.lazy()
-        .with_columns((pl.col("End time [s]") - pl.col("Start time [s]")).alias("Duration [s]"))
-        .with_columns(step_type(tolerances).alias(STEP_TYPE))
-        .pipe(_with_cycle_sums)
-        .select(output_columns(has))
-        .collect()
+    labelled = per_step.with_columns(
+        (pl.col("End time [s]") - pl.col("Start time [s]")).alias("Duration [s]"),
+        step_type(tolerances).alias(STEP_TYPE),
     )
+    return labelled.hstack(_cycle_sums(labelled)).select(output_columns(has))
 
 
 def _first_or_null(name: str, has: set[str], alias: str, dtype: pl.DataType) -> pl.Expr:
@@ -342,22 +342,26 @@ def step_type(tolerances: Tolerances) -> pl.Expr:
     )
 
 
-def _with_cycle_sums(steps: pl.LazyFrame) -> pl.LazyFrame:
+def _cycle_sums(steps: pl.DataFrame) -> list[pl.Series]:
     """Per-cycle sums of the step capacities/energies, repeated on each step of the cycle.
 
     A column null on every step sums to null (ionworksdata sees it as a column of
-    nulls); otherwise nulls count as nothing. A grouped sum joined back, not a window:
-    the window's summation order varies from run to run in the last bit, and a job
-    run twice must store the same table.
+    nulls); otherwise nulls count as nothing. A grouped sum gathered back onto the
+    steps (cycle numbers never decrease, so a step's cycle is the run it is in), not a
+    window: the window's summation order varies from run to run in the last bit, and a
+    job run twice must store the same table.
     """
-    sums = steps.group_by(c.CYCLE_COUNT, maintain_order=True).agg(
-        pl.col(source).sum().alias(alias) for alias, source in _CYCLE_SUMS.items()
-    )
-    measured = [
-        pl.when(pl.col(source).is_not_null().any()).then(pl.col(alias)).alias(alias)
+    measured = {alias for alias, source in _CYCLE_SUMS.items() if steps[source].null_count() < steps.height}
+    if not measured:
+        return [pl.Series(alias, [None] * steps.height, dtype=pl.Float64) for alias in _CYCLE_SUMS]
+    cycle = steps[c.CYCLE_COUNT].rle_id().alias("__cycle_run")
+    sums = steps.group_by(cycle, maintain_order=True).agg(
+        pl.col(source).sum().alias(alias)
+        if alias in measured
+        else pl.lit(None, dtype=pl.Float64).alias(alias)
         for alias, source in _CYCLE_SUMS.items()
-    ]
-    return steps.join(sums, on=c.CYCLE_COUNT, how="left", maintain_order="left").with_columns(measured)
+    )
+    return sums.drop(cycle.name)[cycle].get_columns()
 
 
 def output_columns(has: set[str]) -> list[str]:

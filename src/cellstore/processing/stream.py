@@ -16,6 +16,7 @@ error names the same rows and counts as :func:`~cellstore.processing.validation.
 
 from __future__ import annotations
 
+import itertools
 import queue
 import threading
 from collections.abc import Iterable, Iterator
@@ -59,8 +60,17 @@ class _Accumulator:
     open_rows: list[pl.DataFrame] = field(default_factory=list)
     open_step: int | None = None
 
-    def add(self, prepared: pl.DataFrame) -> None:
-        """Take a prepared batch whose rows follow those already added."""
+    def add(self, prepared: pl.DataFrame, *, last: bool = False) -> None:
+        """Take a prepared batch whose rows follow those already added (``last``: and end the series).
+
+        The last batch is aggregated in one piece with the open step's rows, since
+        nothing follows to continue its last step.
+        """
+        if last:
+            rows = [*self.open_rows, prepared]
+            self.open_rows, self.open_step = [], None
+            self.parts.append(s.aggregate(pl.concat(rows) if len(rows) > 1 else prepared, self.has))
+            return
         counts = prepared[c.STEP_COUNT]
         if self.open_step is not None:
             if counts[0] == self.open_step:
@@ -156,9 +166,11 @@ def extend_steps(
     *,
     rows: int | None = None,
     batch_rows: int = BATCH_ROWS,
+    extension: pl.DataFrame | None = None,
 ) -> pl.DataFrame | None:
     """The steps of the (validated) series at ``path`` (or a scan of it), given ``previous``, those
-    of its first rows; ``rows`` is the series' length if the caller knows it.
+    of its first rows; ``rows`` is the series' length if the caller knows it. With ``extension``
+    (validated rows in memory, in the series' dtypes) the series is ``path`` followed by them.
 
     ``previous`` summarises the first ``previous_rows`` rows. Only the rows from the
     start of its last step on are read and aggregated (that step may continue in the
@@ -183,10 +195,17 @@ def extend_steps(
     accumulator = _Accumulator(has)
     carry, skip, shift = s.Carry(rows=begin), last_start - begin, None
     with parquet.reading(name, parquet.SERIES):
-        total = series.select(pl.len()).collect().item() if rows is None else rows
-        for batch in read_batches(series.select(used), total, batch_rows, start=begin):
+        added = extension.height if extension is not None else 0
+        total = series.select(pl.len()).collect().item() + added if rows is None else rows
+        batches = read_batches(series.select(used), total - added, batch_rows, start=begin)
+        if extension is not None:
+            batches = itertools.chain(batches, [extension.select(used)])
+        for batch in batches:
+            if batch.height == 0:
+                continue
             prepared = s.prepare(batch.with_columns(casts) if casts else batch, has, carry)
             carry = carry.after(prepared, has)  # unshifted: it feeds the next batch's prepare
+            last = carry.rows >= total
             dropped = min(skip, prepared.height)
             prepared, skip = prepared.slice(dropped), skip - dropped
             if prepared.height == 0:
@@ -195,7 +214,7 @@ def extend_steps(
                 shift = last_cycle - prepared[s.CYCLE][0]
             if shift:
                 prepared = prepared.with_columns(pl.col(s.CYCLE) + shift)
-            accumulator.add(prepared)
+            accumulator.add(prepared, last=last)
     if accumulator.open_step is None and not accumulator.parts:
         return None
     tail = accumulator.per_step()
