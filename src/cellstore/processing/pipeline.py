@@ -163,7 +163,7 @@ def write_segment(
     offered = delta.collect_schema()
     _check_compatible(target, offered)
     with parquet.reading(_name_of(previous), "existing time series"):
-        previous_rows = existing.select(pl.len()).collect().item()
+        previous_rows = parquet.source_rows(previous, existing)
         boundary = _end_of_steps(previous_steps, previous_rows) or _end_of(existing, previous_rows)
     with parquet.reading(delta_path, EXTENSION):
         if parquet.footer_rows(delta_path) <= SMALL_EXTENSION_ROWS:
@@ -209,25 +209,27 @@ def derive_extended(
     the caller knows it, saves counting it. ``extension``, the rows of the last part when they
     are still in memory (:attr:`Segment.frame`), spares reading that part back.
     """
-    lf = _scan_existing(series)
+    parts = [series] if isinstance(series, (str, Path)) else list(series)
+    held = extension is not None and len(parts) > 1
+    read = _scan_existing(parts[:-1] if held else series)  # what is read from storage
     steps = None
     if previous_steps is not None:
         if rows is None:
             with parquet.reading(_name_of(series), SERIES):
-                rows = lf.select(pl.len()).collect().item()
-        before = lf
-        if extension is not None and not isinstance(series, (str, Path)) and len(series) > 1:
-            before = _scan_existing(series[:-1])
-        else:
-            extension = None
+                rows = read.select(pl.len()).collect().item() + (extension.height if held else 0)
         steps = stream.extend_steps(
-            before, previous_steps, previous_rows, rated_capacity_ah, rows=rows, extension=extension
+            read,
+            previous_steps,
+            previous_rows,
+            rated_capacity_ah,
+            rows=rows,
+            extension=extension if held else None,
         )
     if steps is None:
-        summary = stream.summarize_file(lf, rated_capacity_ah)
+        summary = stream.summarize_file(_scan_existing(series) if held else read, rated_capacity_ah)
         steps, rows = summary.steps, summary.rows
     cycles = write_tables(steps, steps_path, cycles_path)
-    columns = lf.collect_schema().names()
+    columns = read.collect_schema().names()
     return ProcessingResult(rows=rows, steps=steps.height, cycles=cycles.height, columns=columns)
 
 
