@@ -57,42 +57,33 @@ class _Accumulator:
 
     has: set[str]
     parts: list[pl.DataFrame] = field(default_factory=list)
-    open_rows: list[pl.DataFrame] = field(default_factory=list)
-    open_step: int | None = None
+    open_rows: pl.DataFrame | None = None
 
     def add(self, prepared: pl.DataFrame, *, last: bool = False) -> None:
         """Take a prepared batch whose rows follow those already added (``last``: and end the series).
 
-        The last batch is aggregated in one piece with the open step's rows, since
-        nothing follows to continue its last step.
+        The open step's rows go in front of the batch (as chunks, not copied), so that each
+        batch is one aggregation: a second one for the open step alone costs as much as a
+        batch's, whatever its rows. The batch's own last step stays open, unless ``last``
+        says that nothing follows to continue it.
         """
+        if self.open_rows is not None:
+            prepared = pl.concat([self.open_rows, prepared], rechunk=False)
+            self.open_rows = None
         if last:
-            rows = [*self.open_rows, prepared]
-            self.open_rows, self.open_step = [], None
-            self.parts.append(s.aggregate(pl.concat(rows) if len(rows) > 1 else prepared, self.has))
+            self.parts.append(s.aggregate(prepared, self.has))
             return
         counts = prepared[c.STEP_COUNT]
-        if self.open_step is not None:
-            if counts[0] == self.open_step:
-                end = counts.search_sorted(self.open_step, side="right")
-                self.open_rows.append(prepared.slice(0, end))
-                if end == prepared.height:
-                    return  # the open step fills the whole batch
-                prepared, counts = prepared.slice(end), counts.slice(end)
-            self.close()
-        last = counts[-1]
-        start = counts.search_sorted(last, side="left")
+        start = counts.search_sorted(counts[-1], side="left")
         if start:
             self.parts.append(s.aggregate(prepared.slice(0, start), self.has))
-        self.open_rows, self.open_step = [prepared.slice(start)], last
-
-    def close(self) -> None:
-        if self.open_rows:
-            self.parts.append(s.aggregate(pl.concat(self.open_rows), self.has))
-        self.open_rows, self.open_step = [], None
+        self.open_rows = prepared.slice(start)
 
     def per_step(self) -> pl.DataFrame:
-        self.close()
+        """Every step added, the open one closed."""
+        if self.open_rows is not None:
+            self.parts.append(s.aggregate(self.open_rows, self.has))
+            self.open_rows = None
         return pl.concat(self.parts) if len(self.parts) > 1 else self.parts[0]
 
 
@@ -215,7 +206,7 @@ def extend_steps(
             if shift:
                 prepared = prepared.with_columns(pl.col(s.CYCLE) + shift)
             accumulator.add(prepared, last=last)
-    if accumulator.open_step is None and not accumulator.parts:
+    if accumulator.open_rows is None and not accumulator.parts:
         return None
     tail = accumulator.per_step()
     kept = previous.head(previous.height - 1).select(tail.columns)
