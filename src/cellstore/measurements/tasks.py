@@ -81,8 +81,13 @@ def _derive(store: ObjectStore, org: str, mid: str, version: int, series: Path, 
             rated_capacity_ah=capacity_in_amp_hours(capacity),
             uploaded_steps=steps_input,
         )
-        store.put_file(keys.derived_key(org, mid, version, keys.STEPS_FILE), steps)
-        store.put_file(keys.derived_key(org, mid, version, keys.CYCLES_FILE), cycles)
+        _put_files(
+            store,
+            {
+                keys.derived_key(org, mid, version, keys.STEPS_FILE): steps,
+                keys.derived_key(org, mid, version, keys.CYCLES_FILE): cycles,
+            },
+        )
         # For /series: the multi-resolution overview (after an extend, only the touched buckets).
         analysis.store_overview(store, org, mid, version, series)
         return result.rows
@@ -133,27 +138,38 @@ def _stitch(store: ObjectStore, org: str, mid: str, version: int, capacity: Any)
         written = write_segment(segments.sources(store, base), delta, segment, previous_steps=previous_steps)
         segment_key = keys.segment_key(org, mid, version)
         steps, cycles = work / keys.STEPS_FILE, work / keys.CYCLES_FILE
-        # The segment is stored while the steps are derived from its local copy.
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            stored = pool.submit(store.put_file, segment_key, segment)
-            result = derive_extended(
-                [*segments.sources(store, base), segment],
-                written.previous_rows,
-                steps,
-                cycles,
-                rows=written.previous_rows + written.rows,
-                previous_steps=previous_steps,
-                rated_capacity_ah=capacity_in_amp_hours(capacity),
-                extension=written.frame,
-            )
-            store.put_file(keys.derived_key(org, mid, version, keys.STEPS_FILE), steps)
-            store.put_file(keys.derived_key(org, mid, version, keys.CYCLES_FILE), cycles)
-            stored.result()
+        result = derive_extended(
+            [*segments.sources(store, base), segment],
+            written.previous_rows,
+            steps,
+            cycles,
+            rows=written.previous_rows + written.rows,
+            previous_steps=previous_steps,
+            rated_capacity_ah=capacity_in_amp_hours(capacity),
+            extension=written.frame,
+        )
+        _put_files(
+            store,
+            {
+                segment_key: segment,
+                keys.derived_key(org, mid, version, keys.STEPS_FILE): steps,
+                keys.derived_key(org, mid, version, keys.CYCLES_FILE): cycles,
+            },
+        )
     parts = manifest.parts if manifest is not None else (segments.Part(base[0], written.previous_rows),)
     segments.write_manifest(
         store, org, mid, segments.Manifest(version, (*parts, segments.Part(segment_key, written.rows)))
     )
     return result.rows
+
+
+def _put_files(store: ObjectStore, files: dict[str, Path]) -> None:
+    """Store local files as objects, side by side: on S3 each is a round trip and on a local disk
+    an fsync, mostly waiting. Callers store once their files are all written, since an fsync
+    running meanwhile makes their writes wait on the disk."""
+    with ThreadPoolExecutor(max_workers=len(files)) as pool:
+        for stored in [pool.submit(store.put_file, key, path) for key, path in files.items()]:
+            stored.result()
 
 
 def _derived_steps(store: ObjectStore, org: str, mid: str, version: int) -> pl.DataFrame | None:
