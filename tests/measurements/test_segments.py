@@ -284,3 +284,41 @@ def test_an_extension_that_does_not_continue_the_series_stores_nothing_readable(
         tasks._stitch(store, ORG, MID, 1, CAPACITY)
     assert keys.MANIFEST_FILE not in version_keys(store, 1)
     assert_frame_equal(read_version(store, 0), expected())
+
+
+def test_segments_are_joined_once_they_hold_a_share_of_the_rows_or_are_many() -> None:
+    def manifest(base: int, *added: int) -> segments.Manifest:
+        parts = [segments.Part("base", base), *(segments.Part(f"s{i}", rows) for i, rows in enumerate(added))]
+        return segments.Manifest(len(added), tuple(parts))
+
+    assert not segments.worth_joining(manifest(10_000_000, 10_000))
+    assert not segments.worth_joining(manifest(10_000_000, *[10_000] * (segments.MAX_SEGMENTS - 1)))
+    assert segments.worth_joining(manifest(10_000_000, *[10_000] * segments.MAX_SEGMENTS))
+    assert segments.worth_joining(manifest(7_000, 1_000))  # 1/8 of all rows
+    assert not segments.worth_joining(manifest(7_001, 999))
+
+
+def test_small_extends_keep_their_segments_and_still_read_as_one_file_on_demand(
+    store: LocalObjectStore, tmp_path: Path
+) -> None:
+    """After an extend too small to be worth a copy of the series, the background job stores the
+    overview only; the next extend appends to the parts, and a download compacts on the spot."""
+    bounds = [5_600, 5_700]
+    for version, stop in enumerate(bounds, start=1):
+        extend(store, tmp_path, version, 5_500 if version == 1 else bounds[version - 2], stop)
+        tasks._compact(store, ORG, MID, version)
+        assert store.size(keys.series_key(ORG, MID, version)) is None  # not joined
+        assert_overview_as_whole(stored_overview(store, version), expected(*bounds[:version]), tmp_path)
+    manifest = segments.read_manifest(store, ORG, MID, 2)
+    assert manifest is not None
+    assert [p.key for p in manifest.parts] == [
+        keys.series_key(ORG, MID, 0),
+        keys.segment_key(ORG, MID, 1),
+        keys.segment_key(ORG, MID, 2),
+    ]
+    assert_frame_equal(read_version(store, 2), expected(*bounds))
+    assert_derived_as_whole(store, tmp_path, 2, expected(*bounds))
+    url = asyncio.run(data.series_url(store, Measurement(2), "http://testserver"))  # type: ignore[arg-type]
+    assert keys.series_key(ORG, MID, 2) in url
+    with store.reading(keys.series_key(ORG, MID, 2)) as path:
+        assert_frame_equal(pl.read_parquet(path), expected(*bounds))

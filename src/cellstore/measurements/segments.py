@@ -8,12 +8,13 @@ last, after the segment, steps and cycles, and the measurement's
 ``data_version`` moves to N only after that, so a reader never sees a version before
 it is complete and a crashed extend leaves the previous version as it was.
 
-A compaction job then writes the version's series as one file (``v{N}/time_series.parquet``,
-a byte-level append of the parts) for the readers that need one file: the download
-redirect, whose URL clients read by range requests as one parquet file, and exports.
-When a reader comes before the compaction, it compacts on the spot and keeps the result.
-The same job stores the version's overview for ``/series``, updated from the newest earlier
-one (which is kept until then); ``/series`` before it does the same on the spot.
+Each extend is followed by a background job that stores the version's overview for
+``/series``, updated from the newest earlier one (which is kept until then; ``/series``
+before it does the same on the spot). Once the segments are worth it (:func:`worth_joining`)
+the same job also writes the version's series as one file (``v{N}/time_series.parquet``, a
+byte-level append of the parts), which the next extend then starts from. Readers that need
+one file (the download redirect, whose URL clients read by range requests as one parquet
+file, and exports) compact on the spot when it is not there yet, and keep the result.
 """
 
 from __future__ import annotations
@@ -33,6 +34,12 @@ from cellstore.storage.base import ObjectStore
 from cellstore.storage.local import LocalObjectStore
 
 FORMAT = 1
+#: The background job writes a version as one file only once its segments hold this share of its
+#: rows, or there are this many of them. Joining copies the whole series, so doing it after every
+#: small extend would cost each one about three times the processing of the whole series; the
+#: count bounds the files a read of the version opens.
+JOIN_SHARE = 1 / 8
+MAX_SEGMENTS = 32
 
 
 @dataclass(frozen=True)
@@ -57,6 +64,12 @@ class Manifest:
     def to_json(self) -> bytes:
         parts = [{"key": part.key, "rows": part.rows} for part in self.parts]
         return json.dumps({"format": FORMAT, "version": self.version, "parts": parts}).encode()
+
+
+def worth_joining(manifest: Manifest) -> bool:
+    """Whether a version stored in parts should now be written as one file (:data:`JOIN_SHARE`)."""
+    added = manifest.parts[1:]
+    return len(added) >= MAX_SEGMENTS or sum(part.rows for part in added) >= JOIN_SHARE * manifest.rows
 
 
 def read_manifest(store: ObjectStore, org: str, mid: str, version: int) -> Manifest | None:

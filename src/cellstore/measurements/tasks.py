@@ -216,17 +216,19 @@ async def extend_time_series(context: JobContext) -> None:
 
 def _compact(store: ObjectStore, org: str, mid: str, version: int) -> None:
     """The version's overview (from the newest earlier one and the appended rows), then its series
-    as one file; then the earlier overview it was made from goes."""
+    as one file if its segments are worth joining; then the earlier overview it was made from goes."""
     series = segments.sources(store, segments.parts_of(store, org, mid, version))
     analysis.store_overview(store, org, mid, version, series)
-    segments.compact(store, org, mid, version)
+    manifest = segments.read_manifest(store, org, mid, version)
+    if manifest is not None and segments.worth_joining(manifest):
+        segments.compact(store, org, mid, version)
     segments.forget_before(store, org, mid, version)
 
 
 @task(COMPACT_TIME_SERIES)
 async def compact_time_series(context: JobContext) -> None:
-    """Store an extended version's overview for ``/series``, and its series as one file for the
-    readers that need one."""
+    """Store an extended version's overview for ``/series`` and, once its segments are worth
+    joining, its series as one file for the readers that need one."""
     loaded = await _load(context)
     if loaded is None:
         return
