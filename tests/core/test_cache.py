@@ -12,7 +12,6 @@ import asyncio
 import shutil
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -29,7 +28,7 @@ from cellstore.core.migrations import upgrade_database
 from cellstore.core.settings import Settings
 from cellstore.models import Base
 from cellstore.projects.models import Project
-from tests.accounts.test_organizations import make_key
+from tests.accounts.test_organizations import make_key, new_member
 from tests.conftest import serving
 from tests.support import Api, LiveServer, Tenant, assert_error
 
@@ -272,13 +271,7 @@ def test_a_member_removed_from_a_project_stops_seeing_it_in_every_server(
     admin = first.http(tenant.api_key)
     measurement_id = make_measurement(admin, tenant)
     path = f"/cell_measurements/{measurement_id}"
-    invited = admin.post(
-        f"/organizations/{tenant.organization_id}/users/by-email",
-        json={"email": f"member-{uuid.uuid4().hex[:8]}@example.com", "role_name": "Member"},
-    )
-    assert invited.status_code == 200, invited.text
-    user_id = invited.json()["user_id"]
-    member_key = make_key(first, user_id, tenant.organization_id)
+    user_id, _, member_key = new_member(first, tenant)
     a, b = (server.http(member_key) for server in two_servers)
     for http in (a, b):
         assert_error(http.get(path), 404)  # a plain member holds no role in the project yet
@@ -345,13 +338,8 @@ def test_a_cached_list_page_is_shown_only_to_those_who_may_see_it(
     admin = first.http(tenant.api_key)
     instance_id, _ = make_cell_with_measurement(admin, tenant)
     path = f"/cell_instances/{instance_id}/cell_measurements"
-    invited = admin.post(
-        f"/organizations/{tenant.organization_id}/users/by-email",
-        json={"email": f"member-{uuid.uuid4().hex[:8]}@example.com", "role_name": "Member"},
-    )
-    assert invited.status_code == 200, invited.text
-    user_id = invited.json()["user_id"]
-    a, b = (s.http(make_key(first, user_id, tenant.organization_id)) for s in two_servers)
+    user_id, _, member_key = new_member(first, tenant)
+    a, b = (s.http(member_key) for s in two_servers)
     outsiders = [s.http(server.new_tenant().api_key) for s in two_servers]
     for http in (admin, *(s.http(tenant.api_key) for s in two_servers)):
         assert listed(http, instance_id)["total"] == 1  # the page is in both processes' memory
