@@ -7,10 +7,19 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from bench._series import cycling_series as bench_cycling_series
 from polars.testing import assert_frame_equal
 
 from cellstore.processing.errors import SeriesError
-from cellstore.processing.steps import Tolerances, step_tolerances, summarize_steps
+from cellstore.processing.steps import (
+    Tolerances,
+    aggregate,
+    prepare,
+    refinish,
+    step_tolerances,
+    summarize_steps,
+    used_columns,
+)
 from cellstore.processing.validation import validate_series
 
 DT = 10.0  # seconds between samples of the synthetic series
@@ -391,3 +400,63 @@ def test_synthetic_cycling_series_steps() -> None:
     )
     assert by_cycle["Cycle charge capacity [A.h]"].to_list() == pytest.approx(cycle_charge, rel=1e-3)
     assert by_cycle["Cycle discharge capacity [A.h]"].to_list() == pytest.approx([1.0, 0.95], rel=1e-3)
+
+
+# --- refinish: an extension's steps finished without finishing every earlier step again ----
+
+
+def _refinished(whole: pl.DataFrame, before: int, rated: float | None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The steps of ``whole`` by :func:`refinish` (from the steps of its first ``before`` rows and
+    those of the rest aggregated from the previous last step on), and by summarising it whole."""
+    has = set(used_columns(whole.schema))
+    previous = summarize_steps(whole.head(before).lazy(), rated_capacity_ah=rated)
+    aggregated = aggregate(prepare(whole.select(used_columns(whole.schema)), has), has)
+    tail = aggregated.filter(pl.col("Step count") >= previous["Step count"][-1])
+    return refinish(previous, tail, has, rated), summarize_steps(whole.lazy(), rated_capacity_ah=rated)
+
+
+@pytest.mark.parametrize("rated", [5.0, None])
+@pytest.mark.parametrize("before", [1, 700, 3_000])
+def test_refinish_equals_summarising_the_whole(rated: float | None, before: int) -> None:
+    refinished, whole = _refinished(bench_cycling_series(4_000, scale=0.05), before, rated)
+    assert whole["Cycle count"].n_unique() > 3
+    assert_frame_equal(refinished, whole)
+
+
+def test_refinish_keeps_the_earlier_cycles_as_stored() -> None:
+    """Only the tail's cycle is finished again: what the earlier steps say is taken as it is."""
+    series = bench_cycling_series(4_000, scale=0.05)
+    has = set(used_columns(series.schema))
+    previous = summarize_steps(series.head(3_000).lazy(), rated_capacity_ah=5.0)
+    last_cycle = previous["Cycle count"][-1]
+    stored = pl.when(pl.col("Cycle count") < last_cycle).then(pl.lit("as stored"))
+    marked = previous.with_columns(stored.otherwise(pl.col("Step type")).alias("Step type"))
+    aggregated = aggregate(prepare(series.select(used_columns(series.schema)), has), has)
+    tail = aggregated.filter(pl.col("Step count") >= previous["Step count"][-1])
+    refinished = refinish(marked, tail, has, 5.0)
+    earlier = refinished["Cycle count"] < last_cycle
+    assert (refinished.filter(earlier)["Step type"] == "as stored").all()
+    assert not (refinished.filter(~earlier)["Step type"] == "as stored").any()
+
+
+def test_refinish_labels_every_step_again_when_a_larger_current_moves_the_tolerances() -> None:
+    """Without a rated capacity the tolerances follow the largest current, which new rows can raise."""
+    series = bench_cycling_series(4_000, scale=0.05)
+    spike = pl.when(pl.int_range(pl.len()) == 3_500).then(900.0)
+    spiked = series.with_columns(spike.otherwise(pl.col("Current [A]")).alias("Current [A]"))
+    refinished, whole = _refinished(spiked, 3_000, None)
+    before = summarize_steps(series.lazy())
+    assert not whole["Step type"].equals(before["Step type"])  # the spike relabels earlier steps
+    assert_frame_equal(refinished, whole)
+
+
+def test_refinish_sums_cycles_again_when_a_counter_is_first_measured_in_the_new_rows() -> None:
+    """A counter null on every earlier step gave null cycle sums; once measured, every cycle sums it."""
+    series = bench_cycling_series(4_000, scale=0.05)
+    late = series.with_columns(
+        pl.when(pl.int_range(pl.len()) >= 3_000).then(pl.col(name)).alias(name)
+        for name in ("Discharge energy [W.h]", "Charge energy [W.h]")
+    )
+    refinished, whole = _refinished(late, 3_000, 5.0)
+    assert whole["Cycle discharge energy [W.h]"].null_count() == 0
+    assert_frame_equal(refinished, whole)

@@ -216,22 +216,79 @@ def aggregate(prepared: pl.DataFrame, has: set[str]) -> pl.DataFrame:
     return prepared.lazy().group_by(c.STEP_COUNT, maintain_order=True).agg(_step_aggregates(has)).collect()
 
 
-def finish(per_step: pl.DataFrame, has: set[str], rated_capacity_ah: float | None) -> pl.DataFrame:
+def finish(
+    per_step: pl.DataFrame,
+    has: set[str],
+    rated_capacity_ah: float | None,
+    *,
+    tolerances: Tolerances | None = None,
+    measured: set[str] | None = None,
+) -> pl.DataFrame:
     """Label the aggregated steps and add durations and cycle sums, in the stored column order.
 
-    Eagerly and in few operations: the frame has one row per step, and on so few rows each
-    polars query costs more in planning than in work (this is a third of an extend).
+    ``tolerances`` and ``measured`` (the cycle sums with a value anywhere) default to those of
+    ``per_step`` itself; :func:`refinish` passes those of the whole series when it finishes only
+    its last cycles. Eagerly and in few operations: the frame has one row per step, and on so
+    few rows each polars query costs more in planning than in work.
     """
-    max_abs_current = None
-    if c.CURRENT in has and per_step.height:
-        extremes = (per_step["Min current [A]"].min(), per_step["Max current [A]"].max())
-        max_abs_current = max((abs(value) for value in extremes if value is not None), default=None)
-    tolerances = step_tolerances(rated_capacity_ah, max_abs_current)
+    if tolerances is None:
+        tolerances = step_tolerances(rated_capacity_ah, _max_abs_current(per_step, has))
     labelled = per_step.with_columns(
         (pl.col("End time [s]") - pl.col("Start time [s]")).alias("Duration [s]"),
         step_type(tolerances).alias(STEP_TYPE),
     )
-    return labelled.hstack(_cycle_sums(labelled)).select(output_columns(has))
+    if measured is None:
+        measured = _measured_sums(labelled)
+    return labelled.hstack(_cycle_sums(labelled, measured)).select(output_columns(has))
+
+
+def refinish(
+    previous: pl.DataFrame, tail: pl.DataFrame, has: set[str], rated_capacity_ah: float | None
+) -> pl.DataFrame:
+    """The finished steps of an extended series: ``previous``, its finished steps before the
+    extension, with the last one replaced by ``tail``, that step and those after it aggregated
+    anew (:func:`aggregate`, not finished).
+
+    Only the cycle the tail starts in and the tail are finished again, when the whole series
+    has the tolerances and measured cycle sums that ``previous`` was finished with: every
+    earlier step then keeps its label and its cycle's sums, and finishing thousands of steps
+    again for a few new ones is most of an extend's work. When the new rows change either
+    (no rated capacity and a larger current, or a first measured counter), all steps are
+    finished again. Either way the result equals :func:`finish` over all the steps.
+    """
+    kept = previous.head(previous.height - 1)
+    first_cycle = tail[c.CYCLE_COUNT][0]
+    currents = [m for m in (_max_abs_current(part, has) for part in (kept, tail)) if m is not None]
+    tolerances = step_tolerances(rated_capacity_ah, max(currents, default=None))
+    unchanged = tolerances == step_tolerances(rated_capacity_ah, _max_abs_current(previous, has))
+    measured = {
+        alias
+        for alias, source in _CYCLE_SUMS.items()
+        if kept[source].null_count() + tail[source].null_count() < kept.height + tail.height
+    }
+    unchanged = (
+        unchanged
+        and measured == {alias for alias in _CYCLE_SUMS if previous[alias].null_count() < previous.height}
+        and kept[c.CYCLE_COUNT].is_sorted()
+    )
+    # Cycle counts never decrease, so the steps of the tail's first cycle start here.
+    start = kept[c.CYCLE_COUNT].search_sorted(first_cycle, side="left") if unchanged else 0
+    touched = pl.concat([kept.slice(start).select(tail.columns), tail], how="vertical_relaxed")
+    finished = finish(touched, has, rated_capacity_ah, tolerances=tolerances, measured=measured)
+    return pl.concat([kept.head(start), finished], how="vertical_relaxed") if start else finished
+
+
+def _max_abs_current(steps: pl.DataFrame, has: set[str]) -> float | None:
+    """The largest |current| of aggregated steps (what the tolerances without a rated capacity scale with)."""
+    if c.CURRENT not in has or not steps.height:
+        return None
+    extremes = (steps["Min current [A]"].min(), steps["Max current [A]"].max())
+    return max((abs(value) for value in extremes if value is not None), default=None)
+
+
+def _measured_sums(steps: pl.DataFrame) -> set[str]:
+    """The cycle sums whose step column has a value on some step (the others are null throughout)."""
+    return {alias for alias, source in _CYCLE_SUMS.items() if steps[source].null_count() < steps.height}
 
 
 def _first_or_null(name: str, has: set[str], alias: str, dtype: pl.DataType) -> pl.Expr:
@@ -342,16 +399,15 @@ def step_type(tolerances: Tolerances) -> pl.Expr:
     )
 
 
-def _cycle_sums(steps: pl.DataFrame) -> list[pl.Series]:
+def _cycle_sums(steps: pl.DataFrame, measured: set[str]) -> list[pl.Series]:
     """Per-cycle sums of the step capacities/energies, repeated on each step of the cycle.
 
-    A column null on every step sums to null (ionworksdata sees it as a column of
-    nulls); otherwise nulls count as nothing. A grouped sum gathered back onto the
-    steps (cycle numbers never decrease, so a step's cycle is the run it is in), not a
-    window: the window's summation order varies from run to run in the last bit, and a
-    job run twice must store the same table.
+    A column null on every step of the series (not in ``measured``) sums to null
+    (ionworksdata sees it as a column of nulls); otherwise nulls count as nothing. A
+    grouped sum gathered back onto the steps (cycle numbers never decrease, so a step's
+    cycle is the run it is in), not a window: the window's summation order varies from
+    run to run in the last bit, and a job run twice must store the same table.
     """
-    measured = {alias for alias, source in _CYCLE_SUMS.items() if steps[source].null_count() < steps.height}
     if not measured:
         return [pl.Series(alias, [None] * steps.height, dtype=pl.Float64) for alias in _CYCLE_SUMS]
     cycle = steps[c.CYCLE_COUNT].rle_id().alias("__cycle_run")

@@ -16,7 +16,6 @@ error names the same rows and counts as :func:`~cellstore.processing.validation.
 
 from __future__ import annotations
 
-import itertools
 import queue
 import threading
 from collections.abc import Iterable, Iterator
@@ -190,7 +189,7 @@ def extend_steps(
         total = series.select(pl.len()).collect().item() + added if rows is None else rows
         batches = read_batches(series.select(used), total - added, batch_rows, start=begin)
         if extension is not None:
-            batches = itertools.chain(batches, [extension.select(used)])
+            batches = _followed_by(batches, extension.select(used))
         for batch in batches:
             if batch.height == 0:
                 continue
@@ -208,10 +207,18 @@ def extend_steps(
             accumulator.add(prepared, last=last)
     if accumulator.open_rows is None and not accumulator.parts:
         return None
-    tail = accumulator.per_step()
-    kept = previous.head(previous.height - 1).select(tail.columns)
-    per_step = pl.concat([kept, tail], how="vertical_relaxed")
-    return s.finish(per_step, has, rated_capacity_ah)
+    return s.refinish(previous, accumulator.per_step(), has, rated_capacity_ah)
+
+
+def _followed_by(batches: Iterator[pl.DataFrame], rows: pl.DataFrame) -> Iterator[pl.DataFrame]:
+    """``batches`` with ``rows`` (in their dtypes) appended to the last one: an extension's rows
+    and the stored tail before them are prepared and aggregated as one batch, not two."""
+    last = None
+    for batch in batches:
+        if last is not None:
+            yield last
+        last = batch
+    yield rows if last is None else pl.concat([last, rows], rechunk=False)
 
 
 def _open(path: Path | pl.LazyFrame) -> tuple[pl.LazyFrame, Path | str]:
