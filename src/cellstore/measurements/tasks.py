@@ -9,6 +9,7 @@ raises, and the queue retries.
 from __future__ import annotations
 
 import asyncio
+import io
 import shutil
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
@@ -68,7 +69,7 @@ def _derive(store: ObjectStore, org: str, mid: str, version: int, series: Path, 
     """Process one version of the series and store its steps and cycles; returns the row count."""
     uploaded_steps = keys.upload_key(org, mid, keys.STEPS_FILE) if version == 0 else None
     with tempfile.TemporaryDirectory(prefix="cellstore-process-") as tmp:
-        steps, cycles = Path(tmp) / keys.STEPS_FILE, Path(tmp) / keys.CYCLES_FILE
+        steps, cycles = io.BytesIO(), io.BytesIO()
         steps_input = None
         if uploaded_steps is not None and store.size(uploaded_steps) is not None:
             steps_input = Path(tmp) / "uploaded_steps.parquet"
@@ -133,11 +134,10 @@ def _stitch(store: ObjectStore, org: str, mid: str, version: int, capacity: Any)
         store.reading(keys.upload_key(org, mid, keys.EXTEND_FILE)) as delta,
         tempfile.TemporaryDirectory(prefix="cellstore-extend-") as tmp,
     ):
-        work = Path(tmp)
-        segment = work / keys.SEGMENT_FILE
+        segment = Path(tmp) / keys.SEGMENT_FILE
         written = write_segment(segments.sources(store, base), delta, segment, previous_steps=previous_steps)
         segment_key = keys.segment_key(org, mid, version)
-        steps, cycles = work / keys.STEPS_FILE, work / keys.CYCLES_FILE
+        steps, cycles = io.BytesIO(), io.BytesIO()
         result = derive_extended(
             [*segments.sources(store, base), segment],
             written.previous_rows,
@@ -163,12 +163,19 @@ def _stitch(store: ObjectStore, org: str, mid: str, version: int, capacity: Any)
     return result.rows
 
 
-def _put_files(store: ObjectStore, files: dict[str, Path]) -> None:
-    """Store local files as objects, side by side: on S3 each is a round trip and on a local disk
-    an fsync, mostly waiting. Callers store once their files are all written, since an fsync
-    running meanwhile makes their writes wait on the disk."""
+def _put_files(store: ObjectStore, files: dict[str, Path | io.BytesIO]) -> None:
+    """Store local files and tables written into buffers as objects, side by side: on S3 each is
+    a round trip and on a local disk an fsync, mostly waiting. Callers store once their files are
+    all written, since an fsync running meanwhile makes their writes wait on the disk."""
+
+    def put(key: str, content: Path | io.BytesIO) -> None:
+        if isinstance(content, Path):
+            store.put_file(key, content)
+        else:
+            store.put_bytes(key, content.getvalue())
+
     with ThreadPoolExecutor(max_workers=len(files)) as pool:
-        for stored in [pool.submit(store.put_file, key, path) for key, path in files.items()]:
+        for stored in [pool.submit(put, key, content) for key, content in files.items()]:
             stored.result()
 
 

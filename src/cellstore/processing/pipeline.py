@@ -45,13 +45,13 @@ class ProcessingResult:
 
 def process_series(
     series_path: Path,
-    steps_path: Path,
-    cycles_path: Path,
+    steps_out: parquet.Target,
+    cycles_out: parquet.Target,
     *,
     rated_capacity_ah: float | None = None,
     uploaded_steps: Path | None = None,
 ) -> ProcessingResult:
-    """Validate a stored series and write its steps and cycles tables.
+    """Validate a stored series and write its steps and cycles tables (to files or buffers).
 
     With ``uploaded_steps`` the client's own steps table is checked against the
     series and stored instead of derived ones. ``series_path`` is only read.
@@ -60,21 +60,21 @@ def process_series(
     steps = summary.steps
     if uploaded_steps is not None:
         steps = check_uploaded_steps_against(summary.steps, uploaded_steps)
-    cycles = write_tables(steps, steps_path, cycles_path)
+    cycles = write_tables(steps, steps_out, cycles_out)
     return ProcessingResult(
         rows=summary.rows, steps=steps.height, cycles=cycles.height, columns=summary.columns
     )
 
 
-def write_tables(steps: pl.DataFrame, steps_path: Path, cycles_path: Path) -> pl.DataFrame:
+def write_tables(steps: pl.DataFrame, steps_out: parquet.Target, cycles_out: parquet.Target) -> pl.DataFrame:
     """Write the steps table and the cycle metrics computed from it; answers the cycles.
 
     One after the other: writing the steps on a thread while the cycles are computed was
     measured slower in the extend job, where polars' two threads are already busy.
     """
     cycles = cycle_metrics(steps)
-    parquet.write(steps, steps_path)
-    parquet.write(cycles, cycles_path)
+    parquet.write(steps, steps_out)
+    parquet.write(cycles, cycles_out)
     return cycles
 
 
@@ -190,8 +190,8 @@ def _write_small_segment(
 def derive_extended(
     series: parquet.Source,
     previous_rows: int,
-    steps_path: Path,
-    cycles_path: Path,
+    steps_out: parquet.Target,
+    cycles_out: parquet.Target,
     *,
     rows: int | None = None,
     previous_steps: pl.DataFrame | None = None,
@@ -225,7 +225,7 @@ def derive_extended(
     if steps is None:
         summary = stream.summarize_file(_scan_existing(series) if held else read, rated_capacity_ah)
         steps, rows = summary.steps, summary.rows
-    cycles = write_tables(steps, steps_path, cycles_path)
+    cycles = write_tables(steps, steps_out, cycles_out)
     columns = read.collect_schema().names()
     return ProcessingResult(rows=rows, steps=steps.height, cycles=cycles.height, columns=columns)
 
