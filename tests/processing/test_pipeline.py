@@ -245,7 +245,7 @@ def extend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> E
             segment = pipeline.write_segment(existing_path, delta_path, out_path, previous_steps=steps)
             assert segment.previous_rows == existing.height
             rows = existing.height + segment.rows
-            out = pl.read_parquet([existing_path, out_path])
+            out = pl.concat([pl.read_parquet(existing_path), pl.read_parquet(segment.stored)])
         assert rows == out.height
         return out
 

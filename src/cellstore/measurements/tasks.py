@@ -151,7 +151,7 @@ def _stitch(store: ObjectStore, org: str, mid: str, version: int, capacity: Any)
         _put_files(
             store,
             {
-                segment_key: segment,
+                segment_key: written.stored,
                 keys.derived_key(org, mid, version, keys.STEPS_FILE): steps,
                 keys.derived_key(org, mid, version, keys.CYCLES_FILE): cycles,
             },

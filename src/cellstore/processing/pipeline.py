@@ -10,6 +10,7 @@ message can be stored as the measurement's ``processing_error``.
 
 from __future__ import annotations
 
+import io
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -129,14 +130,17 @@ def append_series(existing_path: Path, delta_path: Path, out_path: Path) -> int:
 
 @dataclass(frozen=True)
 class Segment:
-    """An extension written as a segment: the rows of the series it follows, and its own.
+    """An extension written as a segment: the rows of the series it follows, its own, and where
+    its parquet is (``stored``: the file :func:`write_segment` was given, or a buffer).
 
-    ``frame`` holds the segment's rows when it was small enough to be written from memory,
-    so that deriving its steps need not read it back (:func:`derive_extended`).
+    A small extension is checked and encoded in memory: ``stored`` is then a buffer to store as
+    the object, and ``frame`` holds its rows, so that deriving its steps need not read them back
+    (:func:`derive_extended`).
     """
 
     previous_rows: int
     rows: int
+    stored: Path | io.BytesIO
     frame: pl.DataFrame | None = None
 
 
@@ -152,7 +156,9 @@ def write_segment(
     The rules are those of :func:`append_series`; the segment holds the extension's rows with the
     series' dtypes (and its missing optional columns as nulls), so ``previous`` followed by the
     segment reads as the extended series. Of ``previous`` only the footers are read, and its last
-    rows unless ``previous_steps``, the steps derived from it, tell where it ends.
+    rows unless ``previous_steps``, the steps derived from it, tell where it ends. An extension
+    larger than one batch of processing is streamed to ``segment_path``; a smaller one is encoded
+    into memory (:attr:`Segment.stored`) and ``segment_path`` is not written.
     """
     existing = _scan_existing(previous)
     delta = parquet.scan(delta_path, EXTENSION)
@@ -164,27 +170,26 @@ def write_segment(
         boundary = _end_of_steps(previous_steps, previous_rows) or _end_of(existing, previous_rows)
     with parquet.reading(delta_path, EXTENSION):
         if parquet.footer_rows(delta_path) <= SMALL_EXTENSION_ROWS:
-            frame = _write_small_segment(delta, boundary, target, segment_path)
-            return Segment(previous_rows, frame.height, frame)
+            return _write_small_segment(delta, boundary, target, previous_rows)
         checked = check_series(delta, what=EXTENSION, continues=boundary, required=REQUIRED_IN_EXTENSION)
         parquet.sink(_aligned(checked, target, offered), segment_path)
-    return Segment(previous_rows=previous_rows, rows=parquet.row_count(segment_path, EXTENSION))
+    return Segment(previous_rows, parquet.row_count(segment_path, EXTENSION), segment_path)
 
 
 def _write_small_segment(
-    delta: pl.LazyFrame, boundary: Boundary, target: pl.Schema, path: Path
-) -> pl.DataFrame:
+    delta: pl.LazyFrame, boundary: Boundary, target: pl.Schema, previous_rows: int
+) -> Segment:
     """:func:`write_segment` for an extension that fits in memory: read once, cleared by the fast
-    test of the row rules (the exact rules only when it fails), written from memory; answers
-    the segment's rows. Most extends are small, and for them the passes over the file cost
-    more than the work."""
+    test of the row rules (the exact rules only when it fails), encoded from memory into memory.
+    Most extends are small, and for them the passes over the file cost more than the work."""
     frame = delta.collect()
     check_columns(frame.schema, REQUIRED_IN_EXTENSION)
     if not (frame.height and plainly_valid(frame, boundary)):
         check_series(frame.lazy(), what=EXTENSION, continues=boundary, required=REQUIRED_IN_EXTENSION)
     aligned = frame if frame.schema == target else _aligned(frame.lazy(), target, frame.schema).collect()
-    parquet.write(aligned, path)
-    return aligned
+    encoded = io.BytesIO()
+    parquet.write(aligned, encoded)
+    return Segment(previous_rows, aligned.height, encoded, aligned)
 
 
 def derive_extended(
@@ -204,7 +209,8 @@ def derive_extended(
     steps of its first ``previous_rows`` rows) only the rows from the start of their last step
     on are read; otherwise the whole series is processed. ``rows``, the series' length when
     the caller knows it, saves counting it. ``extension``, the rows of the last part when they
-    are still in memory (:attr:`Segment.frame`), spares reading that part back.
+    are in memory (:attr:`Segment.frame`), stands for that part, which is then not read (and
+    need not be a file yet).
     """
     parts = [series] if isinstance(series, (str, Path)) else list(series)
     held = extension is not None and len(parts) > 1
@@ -223,7 +229,8 @@ def derive_extended(
             extension=extension if held else None,
         )
     if steps is None:
-        summary = stream.summarize_file(_scan_existing(series) if held else read, rated_capacity_ah)
+        whole = pl.concat([read, extension.lazy()]) if held else read
+        summary = stream.summarize_file(whole, rated_capacity_ah)
         steps, rows = summary.steps, summary.rows
     cycles = write_tables(steps, steps_out, cycles_out)
     columns = read.collect_schema().names()

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import polars as pl
 
 from cellstore.processing import columns as c
@@ -272,7 +273,8 @@ def refinish(
         and kept[c.CYCLE_COUNT].is_sorted()
     )
     # Cycle counts never decrease, so the steps of the tail's first cycle start here.
-    start = kept[c.CYCLE_COUNT].search_sorted(first_cycle, side="left") if unchanged else 0
+    # (numpy's search: polars' costs about 0.2 ms on any column, numpy's microseconds.)
+    start = int(np.searchsorted(kept[c.CYCLE_COUNT].to_numpy(), first_cycle)) if unchanged else 0
     touched = pl.concat([kept.slice(start).select(tail.columns), tail], how="vertical_relaxed")
     finished = finish(touched, has, rated_capacity_ah, tolerances=tolerances, measured=measured)
     return pl.concat([kept.head(start), finished], how="vertical_relaxed") if start else finished
