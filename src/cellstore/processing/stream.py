@@ -183,13 +183,14 @@ def extend_steps(
     begin = max(last_start - 1, 0)
     casts = _casts(schema, used)
     accumulator = _Accumulator(has)
-    carry, skip, shift = s.Carry(rows=begin), last_start - begin, None
+    # Counting cycles on from the last step's: the shift below is then 0 unless that step began a cycle.
+    carry, skip, shift = s.Carry(rows=begin, cycle=last_cycle), last_start - begin, None
     with parquet.reading(name, parquet.SERIES):
         added = extension.height if extension is not None else 0
         total = series.select(pl.len()).collect().item() + added if rows is None else rows
         batches = read_batches(series.select(used), total - added, batch_rows, start=begin)
         if extension is not None:
-            batches = _followed_by(batches, extension.select(used))
+            batches = _followed_by(batches, extension[used])
         for batch in batches:
             if batch.height == 0:
                 continue
@@ -261,7 +262,7 @@ def _summarize_batches(
         if batch.height == 0:
             continue
         checked = _checked(batch, boundary, casts, whole)
-        prepared = s.prepare(checked.select(used), has, carry)
+        prepared = s.prepare(checked[used], has, carry)
         accumulator.add(prepared)
         boundary = _end(prepared, boundary)
         carry = carry.after(prepared, has)
