@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
@@ -208,9 +210,10 @@ def test_an_extension_stored_as_a_segment_derives_as_processing_the_whole(
     segment_path = tmp_path / "segment.parquet"
     segment = pipeline.write_segment(base, delta, segment_path, previous_steps=previous)
     assert segment.frame is not None and not segment_path.exists()  # a small extension is held
-    assert_frame_equal(segment.frame, pl.read_parquet(segment.stored))
+    assert segment.stored == delta  # already as a segment is written: stored as uploaded
+    assert_frame_equal(segment.frame, pl.read_parquet(delta))
     if not in_memory:  # as once the segment is stored
-        segment_path.write_bytes(segment.stored.getvalue())
+        shutil.copyfile(delta, segment_path)
     steps, cycles = tmp_path / "steps_ext.parquet", tmp_path / "cycles_ext.parquet"
     result = pipeline.derive_extended(
         [base, segment_path],
@@ -235,3 +238,34 @@ def test_rows_in_memory_continue_the_stored_tail_in_any_batches(tmp_path: Path, 
     assert steps is not None
     whole = write(pl.concat([pl.read_parquet(base), extension]), tmp_path / "whole.parquet")
     assert_frame_equal(steps, stream.summarize_file(whole, 5.0).steps, rel_tol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("writer", "as_uploaded"),
+    [
+        (lambda frame, path: frame.write_parquet(path, compression="zstd", row_group_size=100), True),
+        (lambda frame, path: frame.write_parquet(path, compression="snappy"), False),
+        (lambda frame, path: frame.write_parquet(path, compression="zstd", row_group_size=200_000), False),
+        (lambda frame, path: pq.write_table(frame.to_arrow(), path, compression="zstd"), False),
+    ],
+    ids=["as cellstore writes", "other compression", "larger row groups", "another writer"],
+)
+def test_an_extension_written_as_cellstore_writes_is_its_own_segment(
+    tmp_path: Path, writer: Callable[[pl.DataFrame, Path], object], as_uploaded: bool
+) -> None:
+    """Not encoded again when it is already as the segment would be; otherwise re-encoded, so that
+    every stored part can be joined by copying its row groups."""
+    base, previous = _processed(tmp_path, cycling_series(2_000, scale=SCALE))
+    extension = cycling_series(150_000, start=2_000, scale=SCALE)
+    delta = tmp_path / "delta.parquet"
+    writer(extension, delta)
+    segment = pipeline.write_segment(base, delta, tmp_path / "s.parquet", previous_steps=previous)
+    assert (segment.stored == delta) == as_uploaded
+    stored = tmp_path / "segment.parquet"
+    content = segment.stored
+    stored.write_bytes(content.read_bytes() if isinstance(content, Path) else content.getvalue())
+    assert append_parquet(base, stored, tmp_path / "joined.parquet")  # row groups copied, not rewritten
+    whole = pl.concat([pl.read_parquet(base), extension])
+    assert_frame_equal(pl.read_parquet(tmp_path / "joined.parquet"), whole)
+    groups = pq.read_metadata(stored).to_dict()["row_groups"]
+    assert max(group["num_rows"] for group in groups) <= parquet.ROW_GROUP_SIZE

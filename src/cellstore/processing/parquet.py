@@ -127,7 +127,28 @@ def source_rows(source: Source, scan: pl.LazyFrame) -> int:
 
 def footer_rows(path: Path) -> int:
     """Rows in a local parquet file, from its footer alone (cheaper than a scan)."""
-    return pq.read_metadata(path).num_rows
+    return footer(path).num_rows
+
+
+def footer(path: Path) -> pq.FileMetaData:
+    """The footer of a local parquet file: rows, row groups, how they were written."""
+    return pq.read_metadata(path)
+
+
+def written_as_stored(metadata: pq.FileMetaData) -> bool:
+    """Whether a file was written as cellstore writes its series: by polars, with zstd and row groups
+    of at most ``ROW_GROUP_SIZE`` rows. Such a file can be stored as it is (its columns checked),
+    and the byte-level join of a series' parts (:mod:`~cellstore.processing.parquet_append`) can
+    copy its row groups."""
+    if not (metadata.created_by or "").startswith("Polars"):
+        return False
+    for index in range(metadata.num_row_groups):
+        group = metadata.row_group(index)
+        if group.num_rows > ROW_GROUP_SIZE:
+            return False
+        if any(group.column(i).compression != "ZSTD" for i in range(group.num_columns)):
+            return False
+    return True
 
 
 @contextlib.contextmanager

@@ -158,7 +158,8 @@ def write_segment(
     segment reads as the extended series. Of ``previous`` only the footers are read, and its last
     rows unless ``previous_steps``, the steps derived from it, tell where it ends. An extension
     larger than one batch of processing is streamed to ``segment_path``; a smaller one is encoded
-    into memory (:attr:`Segment.stored`) and ``segment_path`` is not written.
+    into memory, or is its own segment when it is already as the segment would be written
+    (:attr:`Segment.stored`), and ``segment_path`` is not written.
     """
     existing = _scan_existing(previous)
     delta = parquet.scan(delta_path, EXTENSION)
@@ -169,23 +170,32 @@ def write_segment(
         previous_rows = parquet.source_rows(previous, existing)
         boundary = _end_of_steps(previous_steps, previous_rows) or _end_of(existing, previous_rows)
     with parquet.reading(delta_path, EXTENSION):
-        if parquet.footer_rows(delta_path) <= SMALL_EXTENSION_ROWS:
-            return _write_small_segment(delta, boundary, target, previous_rows)
+        footer = parquet.footer(delta_path)
+        if footer.num_rows <= SMALL_EXTENSION_ROWS:
+            as_uploaded = delta_path if parquet.written_as_stored(footer) else None
+            return _write_small_segment(delta, boundary, target, previous_rows, as_uploaded)
         checked = check_series(delta, what=EXTENSION, continues=boundary, required=REQUIRED_IN_EXTENSION)
         parquet.sink(_aligned(checked, target, offered), segment_path)
     return Segment(previous_rows, parquet.row_count(segment_path, EXTENSION), segment_path)
 
 
 def _write_small_segment(
-    delta: pl.LazyFrame, boundary: Boundary, target: pl.Schema, previous_rows: int
+    delta: pl.LazyFrame, boundary: Boundary, target: pl.Schema, previous_rows: int, as_uploaded: Path | None
 ) -> Segment:
     """:func:`write_segment` for an extension that fits in memory: read once, cleared by the fast
     test of the row rules (the exact rules only when it fails), encoded from memory into memory.
-    Most extends are small, and for them the passes over the file cost more than the work."""
+    Most extends are small, and for them the passes over the file cost more than the work.
+
+    ``as_uploaded``, the extension's file when it was written as cellstore writes
+    (:func:`~cellstore.processing.parquet.written_as_stored`), is the segment itself if it also
+    has the series' columns and dtypes: encoding the same rows again would only cost time.
+    """
     frame = delta.collect()
     check_columns(frame.schema, REQUIRED_IN_EXTENSION)
     if not (frame.height and plainly_valid(frame, boundary)):
         check_series(frame.lazy(), what=EXTENSION, continues=boundary, required=REQUIRED_IN_EXTENSION)
+    if frame.schema == target and as_uploaded is not None:
+        return Segment(previous_rows, frame.height, as_uploaded, frame)
     aligned = frame if frame.schema == target else _aligned(frame.lazy(), target, frame.schema).collect()
     encoded = io.BytesIO()
     parquet.write(aligned, encoded)
