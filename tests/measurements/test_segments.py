@@ -16,9 +16,10 @@ from polars.testing import assert_frame_equal
 
 from cellstore.measurements import analysis, data, keys, segments, tasks
 from cellstore.processing import overview as ov
-from cellstore.processing import parquet
+from cellstore.processing import parquet, stream
 from cellstore.processing.errors import SeriesError
 from cellstore.processing.pipeline import process_series
+from cellstore.processing.steps import used_columns
 from cellstore.storage.local import LocalObjectStore
 from tests.measurements.conftest import cycling
 
@@ -116,7 +117,7 @@ def test_an_extend_stores_only_the_segment_until_compaction(store: LocalObjectSt
     before = (upload.stat().st_mtime_ns, upload.stat().st_size)
     assert extend(store, tmp_path, 1, 5_500, 8_000) == 8_000
     assert version_keys(store, 1) == sorted(
-        [keys.CYCLES_FILE, keys.MANIFEST_FILE, keys.SEGMENT_FILE, keys.STEPS_FILE]
+        [keys.CYCLES_FILE, keys.MANIFEST_FILE, keys.SEGMENT_FILE, keys.STEPS_FILE, keys.TAIL_FILE]
     )
     assert (upload.stat().st_mtime_ns, upload.stat().st_size) == before  # read, not rewritten
     with store.reading(keys.segment_key(ORG, MID, 1)) as segment:
@@ -129,6 +130,27 @@ def test_an_extend_stores_only_the_segment_until_compaction(store: LocalObjectSt
     ]
     assert_frame_equal(read_version(store, 1), expected(8_000))
     assert_derived_as_whole(store, tmp_path, 1, expected(8_000))
+
+
+def test_an_extend_continues_from_the_stored_tail_without_reading_the_series(
+    store: LocalObjectStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each version keeps its rows from the one before its last step, which the next extend
+    continues; without them (or with a damaged copy) the extend reads the series instead."""
+    series = expected()
+    start = stream.tail_start(derived(store, 0, keys.STEPS_FILE))
+    assert_frame_equal(derived(store, 0, keys.TAIL_FILE), series[used_columns(series.schema)].slice(start))
+    with monkeypatch.context() as patched:
+        patched.setattr(stream, "read_batches", lambda *a, **k: pytest.fail("read the series"))
+        extend(store, tmp_path, 1, 5_500, 8_000)
+        extend(store, tmp_path, 2, 8_000, 9_000)
+    assert_derived_as_whole(store, tmp_path, 2, expected(8_000, 9_000))
+    store.delete(keys.derived_key(ORG, MID, 2, keys.TAIL_FILE))
+    extend(store, tmp_path, 3, 9_000, 9_500)
+    assert_derived_as_whole(store, tmp_path, 3, expected(8_000, 9_000, 9_500))
+    store.put_bytes(keys.derived_key(ORG, MID, 3, keys.TAIL_FILE), b"not parquet")
+    extend(store, tmp_path, 4, 9_500, 12_000)
+    assert_derived_as_whole(store, tmp_path, 4, expected(8_000, 9_000, 9_500, 12_000))
 
 
 def test_reads_before_and_after_compaction_are_identical(store: LocalObjectStore, tmp_path: Path) -> None:

@@ -133,8 +133,9 @@ def test_the_tail_in_small_batches_counts_cycles_on(tmp_path: Path, batch_rows: 
     process_series(base, previous, tmp_path / "cycles.parquet")
     out = tmp_path / "out.parquet"
     append_series(base, write(cycling_series(900, start=1_500, scale=0.02), tmp_path / "d.parquet"), out)
-    steps = stream.extend_steps(out, pl.read_parquet(previous), 1_500, None, batch_rows=batch_rows)
-    assert steps is not None
+    extended = stream.extend_steps(out, pl.read_parquet(previous), 1_500, None, batch_rows=batch_rows)
+    assert extended is not None
+    steps = extended.steps
     assert steps["Cycle count"].n_unique() > pl.read_parquet(previous)["Cycle count"].n_unique() + 1
     assert_frame_equal(steps, stream.summarize_file(out, None).steps, rel_tol=1e-12)
 
@@ -234,10 +235,10 @@ def test_rows_in_memory_continue_the_stored_tail_in_any_batches(tmp_path: Path, 
     """The stored rows of the last step, read in batches, then the extension's rows from memory."""
     base, previous = _processed(tmp_path, cycling_series(1_500, scale=0.02))
     extension = cycling_series(900, start=1_500, scale=0.02)
-    steps = stream.extend_steps(base, previous, 1_500, 5.0, batch_rows=batch_rows, extension=extension)
-    assert steps is not None
+    extended = stream.extend_steps(base, previous, 1_500, 5.0, batch_rows=batch_rows, extension=extension)
+    assert extended is not None
     whole = write(pl.concat([pl.read_parquet(base), extension]), tmp_path / "whole.parquet")
-    assert_frame_equal(steps, stream.summarize_file(whole, 5.0).steps, rel_tol=1e-12)
+    assert_frame_equal(extended.steps, stream.summarize_file(whole, 5.0).steps, rel_tol=1e-12)
 
 
 @pytest.mark.parametrize(
@@ -269,3 +270,49 @@ def test_an_extension_written_as_cellstore_writes_is_its_own_segment(
     assert_frame_equal(pl.read_parquet(tmp_path / "joined.parquet"), whole)
     groups = pq.read_metadata(stored).to_dict()["row_groups"]
     assert max(group["num_rows"] for group in groups) <= parquet.ROW_GROUP_SIZE
+
+
+def test_the_stored_tail_stands_for_the_rows_of_the_last_step(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the tail kept from the previous processing, the series itself is not read; the tail
+    handed on is the extended series' own."""
+    base, previous = _processed(tmp_path, cycling_series(2_000, scale=SCALE))
+    tail = stream.read_tail(base, previous, 2_000)
+    assert tail is not None and tail.height == 2_000 - stream.tail_start(previous)
+    extension = cycling_series(700, start=2_000, scale=SCALE)
+    whole = write(pl.concat([pl.read_parquet(base), extension]), tmp_path / "whole.parquet")
+    expected = stream.summarize_file(whole, 5.0).steps
+    monkeypatch.setattr(stream, "read_batches", lambda *a, **k: pytest.fail("read the series"))
+    extended = stream.extend_steps(base, previous, 2_000, 5.0, extension=extension, tail=tail)
+    assert extended is not None
+    assert_frame_equal(extended.steps, expected, rel_tol=1e-12)
+    assert extended.tail is not None
+    assert_frame_equal(extended.tail, stream.read_tail(whole, expected, 2_700))
+
+
+@pytest.mark.parametrize("wrong", ["rows", "dtype", "column"])
+def test_a_tail_that_does_not_fit_is_ignored(tmp_path: Path, wrong: str) -> None:
+    base, previous = _processed(tmp_path, cycling_series(2_000, scale=SCALE))
+    tail = stream.read_tail(base, previous, 2_000)
+    assert tail is not None
+    spoiled = {
+        "rows": tail.slice(1),
+        "dtype": tail.with_columns(pl.col("Voltage [V]").cast(pl.Float32)),
+        "column": tail.drop("Current [A]"),
+    }[wrong]
+    extension = cycling_series(700, start=2_000, scale=SCALE)
+    extended = stream.extend_steps(base, previous, 2_000, 5.0, extension=extension, tail=spoiled)
+    assert extended is not None
+    whole = write(pl.concat([pl.read_parquet(base), extension]), tmp_path / "whole.parquet")
+    assert_frame_equal(extended.steps, stream.summarize_file(whole, 5.0).steps, rel_tol=1e-12)
+
+
+def test_a_tail_longer_than_the_limit_is_not_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    base, previous = _processed(tmp_path, cycling_series(2_000, scale=SCALE))
+    rows = 2_000 - stream.tail_start(previous)
+    monkeypatch.setattr(stream, "TAIL_LIMIT", rows - 1)
+    assert stream.read_tail(base, previous, 2_000) is None
+    extension = cycling_series(5, start=2_000, scale=SCALE)  # continues the last step
+    extended = stream.extend_steps(base, previous, 2_000, 5.0, extension=extension)
+    assert extended is not None and extended.tail is None

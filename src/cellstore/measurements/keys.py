@@ -19,6 +19,8 @@ EXTEND_FILE = "time_series_extend.parquet"
 SEGMENT_FILE = "segment.parquet"
 MANIFEST_FILE = "series.json"
 OVERVIEW_FILE = "overview.parquet"
+#: The version's last rows (from the one before its last step), which the next extend continues.
+TAIL_FILE = "tail.parquet"
 
 
 def measurement_prefix(organization_id: str, measurement_id: str) -> str:

@@ -12,7 +12,9 @@ import asyncio
 import io
 import shutil
 import tempfile
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +71,7 @@ def _derive(store: ObjectStore, org: str, mid: str, version: int, series: Path, 
     """Process one version of the series and store its steps and cycles; returns the row count."""
     uploaded_steps = keys.upload_key(org, mid, keys.STEPS_FILE) if version == 0 else None
     with tempfile.TemporaryDirectory(prefix="cellstore-process-") as tmp:
-        steps, cycles = io.BytesIO(), io.BytesIO()
+        steps, cycles, tail = io.BytesIO(), io.BytesIO(), io.BytesIO()
         steps_input = None
         if uploaded_steps is not None and store.size(uploaded_steps) is not None:
             steps_input = Path(tmp) / "uploaded_steps.parquet"
@@ -81,14 +83,9 @@ def _derive(store: ObjectStore, org: str, mid: str, version: int, series: Path, 
             cycles,
             rated_capacity_ah=capacity_in_amp_hours(capacity),
             uploaded_steps=steps_input,
+            tail_out=tail,
         )
-        _put_files(
-            store,
-            {
-                keys.derived_key(org, mid, version, keys.STEPS_FILE): steps,
-                keys.derived_key(org, mid, version, keys.CYCLES_FILE): cycles,
-            },
-        )
+        _put_files(store, _derived_files(org, mid, version, steps, cycles, tail if result.tail else None))
         # For /series: the multi-resolution overview (after an extend, only the touched buckets).
         analysis.store_overview(store, org, mid, version, series)
         return result.rows
@@ -130,14 +127,16 @@ def _stitch(store: ObjectStore, org: str, mid: str, version: int, capacity: Any)
     store.delete_prefix(keys.version_prefix(org, mid, version))
     base, manifest = segments.base_of_next(store, org, mid, version - 1)
     previous_steps = _derived_steps(store, org, mid, version - 1)
+    previous_tail = keys.derived_key(org, mid, version - 1, keys.TAIL_FILE)
     with (
         store.reading(keys.upload_key(org, mid, keys.EXTEND_FILE)) as delta,
+        _reading_if_stored(store, previous_tail if previous_steps is not None else None) as tail_path,
         tempfile.TemporaryDirectory(prefix="cellstore-extend-") as tmp,
     ):
         segment = Path(tmp) / keys.SEGMENT_FILE
         written = write_segment(segments.sources(store, base), delta, segment, previous_steps=previous_steps)
         segment_key = keys.segment_key(org, mid, version)
-        steps, cycles = io.BytesIO(), io.BytesIO()
+        steps, cycles, tail = io.BytesIO(), io.BytesIO(), io.BytesIO()
         result = derive_extended(
             [*segments.sources(store, base), segment],
             written.previous_rows,
@@ -147,20 +146,39 @@ def _stitch(store: ObjectStore, org: str, mid: str, version: int, capacity: Any)
             previous_steps=previous_steps,
             rated_capacity_ah=capacity_in_amp_hours(capacity),
             extension=written.frame,
+            previous_tail=tail_path,
+            tail_out=tail,
         )
-        _put_files(
-            store,
-            {
-                segment_key: written.stored,
-                keys.derived_key(org, mid, version, keys.STEPS_FILE): steps,
-                keys.derived_key(org, mid, version, keys.CYCLES_FILE): cycles,
-            },
-        )
+        derived = _derived_files(org, mid, version, steps, cycles, tail if result.tail else None)
+        _put_files(store, {segment_key: written.stored, **derived})
     parts = manifest.parts if manifest is not None else (segments.Part(base[0], written.previous_rows),)
     segments.write_manifest(
         store, org, mid, segments.Manifest(version, (*parts, segments.Part(segment_key, written.rows)))
     )
     return result.rows
+
+
+def _derived_files(
+    org: str, mid: str, version: int, steps: io.BytesIO, cycles: io.BytesIO, tail: io.BytesIO | None
+) -> dict[str, Path | io.BytesIO]:
+    """The version's steps, cycles and, when processing kept it, tail, by their keys."""
+    files: dict[str, Path | io.BytesIO] = {
+        keys.derived_key(org, mid, version, keys.STEPS_FILE): steps,
+        keys.derived_key(org, mid, version, keys.CYCLES_FILE): cycles,
+    }
+    if tail is not None:
+        files[keys.derived_key(org, mid, version, keys.TAIL_FILE)] = tail
+    return files
+
+
+@contextmanager
+def _reading_if_stored(store: ObjectStore, key: str | None) -> Iterator[Path | None]:
+    """A local path of the object at ``key`` while the block runs, or None when there is none."""
+    if key is None or store.size(key) is None:
+        yield None
+        return
+    with store.reading(key) as path:
+        yield Path(path)
 
 
 def _put_files(store: ObjectStore, files: dict[str, Path | io.BytesIO]) -> None:

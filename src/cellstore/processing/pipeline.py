@@ -36,12 +36,14 @@ REQUIRED_IN_EXTENSION = (c.STEP_COUNT, c.TIME)
 
 @dataclass(frozen=True)
 class ProcessingResult:
-    """What processing produced: series rows, step and cycle counts, series columns."""
+    """What processing produced: series rows, step and cycle counts, series columns, and whether
+    the series' tail was written (``tail_out``; not when it is too long to keep)."""
 
     rows: int
     steps: int
     cycles: int
     columns: list[str]
+    tail: bool = False
 
 
 def process_series(
@@ -51,19 +53,31 @@ def process_series(
     *,
     rated_capacity_ah: float | None = None,
     uploaded_steps: Path | None = None,
+    tail_out: parquet.Target | None = None,
 ) -> ProcessingResult:
     """Validate a stored series and write its steps and cycles tables (to files or buffers).
 
     With ``uploaded_steps`` the client's own steps table is checked against the
-    series and stored instead of derived ones. ``series_path`` is only read.
+    series and stored instead of derived ones. ``tail_out`` receives the series' tail
+    (:func:`~cellstore.processing.stream.read_tail`), from which an extend continues the
+    derived steps without reading the series. ``series_path`` is only read.
     """
     summary = stream.summarize_file(series_path, rated_capacity_ah)
     steps = summary.steps
     if uploaded_steps is not None:
         steps = check_uploaded_steps_against(summary.steps, uploaded_steps)
     cycles = write_tables(steps, steps_out, cycles_out)
+    tail = None
+    if tail_out is not None and uploaded_steps is None:
+        tail = stream.read_tail(series_path, steps, summary.rows)
+        if tail is not None:
+            parquet.write(tail, tail_out)
     return ProcessingResult(
-        rows=summary.rows, steps=steps.height, cycles=cycles.height, columns=summary.columns
+        rows=summary.rows,
+        steps=steps.height,
+        cycles=cycles.height,
+        columns=summary.columns,
+        tail=tail is not None,
     )
 
 
@@ -212,39 +226,64 @@ def derive_extended(
     previous_steps: pl.DataFrame | None = None,
     rated_capacity_ah: float | None = None,
     extension: pl.DataFrame | None = None,
+    previous_tail: Path | None = None,
+    tail_out: parquet.Target | None = None,
 ) -> ProcessingResult:
     """The steps and cycles of an extended series stored in parts (a base and its segments).
 
     As :func:`extend_series` without writing the series: with ``previous_steps`` (the derived
     steps of its first ``previous_rows`` rows) only the rows from the start of their last step
-    on are read; otherwise the whole series is processed. ``rows``, the series' length when
-    the caller knows it, saves counting it. ``extension``, the rows of the last part when they
-    are in memory (:attr:`Segment.frame`), stands for that part, which is then not read (and
-    need not be a file yet).
+    on are read, from ``previous_tail`` (the tail :func:`process_series` or the extend before
+    wrote with those steps) when it is given and fits; otherwise the whole series is processed.
+    ``rows``, the series' length when the caller knows it, saves counting it. ``extension``,
+    the rows of the last part when they are in memory (:attr:`Segment.frame`), stands for that
+    part, which is then not read (and need not be a file yet). ``tail_out`` receives the
+    extended series' tail, for the next extend.
     """
     parts = [series] if isinstance(series, (str, Path)) else list(series)
     held = extension is not None and len(parts) > 1
     read = _scan_existing(parts[:-1] if held else series)  # what is read from storage
-    steps = None
+    extended = None
     if previous_steps is not None:
         if rows is None:
             with parquet.reading(_name_of(series), SERIES):
                 rows = read.select(pl.len()).collect().item() + (extension.height if held else 0)
-        steps = stream.extend_steps(
+        extended = stream.extend_steps(
             read,
             previous_steps,
             previous_rows,
             rated_capacity_ah,
             rows=rows,
             extension=extension if held else None,
+            tail=_read_tail(previous_tail) if previous_tail is not None else None,
         )
-    if steps is None:
+    if extended is None:
         whole = pl.concat([read, extension.lazy()]) if held else read
         summary = stream.summarize_file(whole, rated_capacity_ah)
         steps, rows = summary.steps, summary.rows
+        tail = stream.read_tail(whole, steps, rows) if tail_out is not None else None
+    else:
+        steps, tail = extended.steps, extended.tail
     cycles = write_tables(steps, steps_out, cycles_out)
+    if tail_out is not None and tail is not None:
+        parquet.write(tail, tail_out)
     columns = read.collect_schema().names()
-    return ProcessingResult(rows=rows, steps=steps.height, cycles=cycles.height, columns=columns)
+    return ProcessingResult(
+        rows=rows,
+        steps=steps.height,
+        cycles=cycles.height,
+        columns=columns,
+        tail=tail_out is not None and tail is not None,
+    )
+
+
+def _read_tail(path: Path) -> pl.DataFrame | None:
+    """A stored tail; None when it cannot be read (the rows are then read from the series)."""
+    try:
+        with parquet.reading(path, "previous tail"):
+            return pl.read_parquet(path)
+    except SeriesError:
+        return None
 
 
 def join_parquet(parts: list[Path], out_path: Path) -> int:
@@ -333,7 +372,8 @@ def extend_series(
     rows = append_series(existing_path, delta_path, out_path)
     steps = None
     if previous_steps is not None:
-        steps = stream.extend_steps(out_path, read_steps(previous_steps), existing_rows, rated_capacity_ah)
+        extended = stream.extend_steps(out_path, read_steps(previous_steps), existing_rows, rated_capacity_ah)
+        steps = extended.steps if extended is not None else None
     if steps is None:
         return process_series(out_path, steps_path, cycles_path, rated_capacity_ah=rated_capacity_ah)
     cycles = write_tables(steps, steps_path, cycles_path)

@@ -39,6 +39,8 @@ from cellstore.processing.validation import (
 
 #: Rows per batch: large enough that per-batch overheads vanish, small enough to keep memory flat.
 BATCH_ROWS = 1 << 19
+#: The longest tail of a series (:func:`tail_start`) kept beside its steps for the next extend.
+TAIL_LIMIT = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -148,6 +150,32 @@ def read_batches(
         thread.join()
 
 
+@dataclass(frozen=True)
+class Extended:
+    """The steps of an extended series, and its tail (:func:`tail_start`) when that was in memory
+    and at most ``TAIL_LIMIT`` rows."""
+
+    steps: pl.DataFrame
+    tail: pl.DataFrame | None
+
+
+def tail_start(steps: pl.DataFrame) -> int:
+    """The first row of a series' tail, the rows an extend reads again: the row before its last
+    step (that step's cycle number is counted against it), to the end."""
+    return max(int(steps["Start index"][-1]) - 1, 0)
+
+
+def read_tail(series: Path | pl.LazyFrame, steps: pl.DataFrame, rows: int) -> pl.DataFrame | None:
+    """The tail of a series of ``rows`` rows whose steps are ``steps``, in the columns the steps are
+    made from; None when it is longer than ``TAIL_LIMIT`` rows (a step that long is read again)."""
+    scan, name = _open(series)
+    begin = tail_start(steps) if steps.height else rows
+    if rows - begin > TAIL_LIMIT:
+        return None
+    with parquet.reading(name, parquet.SERIES):
+        return scan.select(s.used_columns(scan.collect_schema())).slice(begin, rows - begin).collect()
+
+
 def extend_steps(
     path: Path | pl.LazyFrame,
     previous: pl.DataFrame,
@@ -157,18 +185,20 @@ def extend_steps(
     rows: int | None = None,
     batch_rows: int = BATCH_ROWS,
     extension: pl.DataFrame | None = None,
-) -> pl.DataFrame | None:
+    tail: pl.DataFrame | None = None,
+) -> Extended | None:
     """The steps of the (validated) series at ``path`` (or a scan of it), given ``previous``, those
     of its first rows; ``rows`` is the series' length if the caller knows it. With ``extension``
     (validated rows in memory, in the series' dtypes) the series is ``path`` followed by them.
 
     ``previous`` summarises the first ``previous_rows`` rows. Only the rows from the
     start of its last step on are read and aggregated (that step may continue in the
-    new rows); the earlier steps are kept as they are. Labels and cycle sums are then
-    redone over all steps, since new rows can change the tolerances and a cycle's
-    sums. Returns None when ``previous`` is not a derived steps table ending at row
-    ``previous_rows - 1`` (an uploaded table, another version's, or one of another
-    schema); the caller then processes the whole series.
+    new rows); the earlier steps are kept as they are, and only the cycle of the first
+    re-aggregated step is finished again (:func:`~cellstore.processing.steps.refinish`).
+    ``tail``, those rows as :func:`read_tail` gave them for the previous steps, spares reading
+    them; one that does not fit is ignored. Returns None when ``previous`` is not a derived
+    steps table ending at row ``previous_rows - 1`` (an uploaded table, another version's, or
+    one of another schema); the caller then processes the whole series.
     """
     series, name = _open(path)
     schema = series.collect_schema()
@@ -179,21 +209,25 @@ def extend_steps(
     if previous["End index"][-1] != previous_rows - 1 or previous[c.STEP_COUNT].null_count():
         return None
     last_start, last_cycle = int(previous["Start index"][-1]), int(previous[c.CYCLE_COUNT][-1])
-    # One row before the last step, so its cycle number is computed against its predecessor.
-    begin = max(last_start - 1, 0)
+    begin = tail_start(previous)
     casts = _casts(schema, used)
     accumulator = _Accumulator(has)
     # Counting cycles on from the last step's: the shift below is then 0 unless that step began a cycle.
     carry, skip, shift = s.Carry(rows=begin, cycle=last_cycle), last_start - begin, None
+    last_batch, last_batch_start = None, begin
     with parquet.reading(name, parquet.SERIES):
         added = extension.height if extension is not None else 0
         total = series.select(pl.len()).collect().item() + added if rows is None else rows
-        batches = read_batches(series.select(used), total - added, batch_rows, start=begin)
+        if _fits(tail, previous_rows - begin, schema, used):
+            batches: Iterator[pl.DataFrame] = iter([tail[used]])
+        else:
+            batches = read_batches(series.select(used), total - added, batch_rows, start=begin)
         if extension is not None:
             batches = _followed_by(batches, extension[used])
         for batch in batches:
             if batch.height == 0:
                 continue
+            last_batch, last_batch_start = batch, carry.rows
             prepared = s.prepare(batch.with_columns(casts) if casts else batch, has, carry)
             carry = carry.after(prepared, has)  # unshifted: it feeds the next batch's prepare
             last = carry.rows >= total
@@ -208,7 +242,18 @@ def extend_steps(
             accumulator.add(prepared, last=last)
     if accumulator.open_rows is None and not accumulator.parts:
         return None
-    return s.refinish(previous, accumulator.per_step(), has, rated_capacity_ah)
+    steps = s.refinish(previous, accumulator.per_step(), has, rated_capacity_ah)
+    # The next extend's tail, when the last batch holds it.
+    new_begin = tail_start(steps)
+    kept = last_batch is not None and new_begin >= last_batch_start and total - new_begin <= TAIL_LIMIT
+    return Extended(steps, last_batch.slice(new_begin - last_batch_start) if kept else None)
+
+
+def _fits(tail: pl.DataFrame | None, rows: int, schema: pl.Schema, used: list[str]) -> bool:
+    """Whether ``tail`` can stand for the ``rows`` rows of a series' tail: as many, with its dtypes."""
+    if tail is None or tail.height != rows or not set(used) <= set(tail.columns):
+        return False
+    return all(tail.schema[name] == schema[name] for name in used)
 
 
 def _followed_by(batches: Iterator[pl.DataFrame], rows: pl.DataFrame) -> Iterator[pl.DataFrame]:
