@@ -78,7 +78,7 @@ def done(**figures):
     print("RESULT " + json.dumps(figures))
 """
 # The extend and compaction runs: a local object store under the work directory, holding
-# version 0 (the series, its steps and overview) as ``prepare_store`` left it.
+# version 0 (the series, its steps, tail and overview) as ``prepare_store`` left it.
 _STORE = """
 from cellstore.measurements import keys
 from cellstore.storage.local import LocalObjectStore
@@ -239,8 +239,12 @@ def write_series(path: Path, rows: int, *, start: int = 0) -> None:
 
 def prepare_store(series: Path, work: Path) -> None:
     """Version 0 of a measurement in a local store under ``work``, as processing leaves it: the
-    uploaded series (hard-linked, not copied), its steps (the cellstore run's) and its overview."""
+    uploaded series (hard-linked, not copied), its steps (the cellstore run's), the tail that
+    processing keeps for the next extend, and its overview."""
+    import polars as pl
+
     from cellstore.measurements import analysis, keys
+    from cellstore.processing import parquet, stream
     from cellstore.storage.local import LocalObjectStore
 
     store = LocalObjectStore(work / "objects", b"bench" * 8)
@@ -249,6 +253,11 @@ def prepare_store(series: Path, work: Path) -> None:
     upload.parent.mkdir(parents=True, exist_ok=True)
     upload.hardlink_to(series)
     store.put_file(keys.derived_key(org, mid, 0, keys.STEPS_FILE), work / "steps.parquet")
+    steps = pl.read_parquet(work / "steps.parquet")
+    tail = stream.read_tail(upload, steps, parquet.footer_rows(upload))
+    if tail is not None:
+        tail.write_parquet(work / "tail.parquet")
+        store.put_file(keys.derived_key(org, mid, 0, keys.TAIL_FILE), work / "tail.parquet")
     analysis.store_overview(store, org, mid, 0, upload)
 
 
