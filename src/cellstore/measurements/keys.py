@@ -3,7 +3,8 @@
 ``orgs/{org}/measurements/{id}/`` holds everything of one measurement, so that
 deleting it is deleting one prefix. Version 0 of a time series is the object
 the client uploaded; each extend writes the next version beside it: the appended
-rows as ``v{N}/segment.parquet``, its steps and cycles, and last
+rows as ``v{N}/segment.parquet``, its steps and cycles, the rows the next extend
+continues from (``v{N}/tail.parquet``; version 0's too), and last
 ``v{N}/series.json``, the list of objects that read in order make the series
 (:mod:`~cellstore.measurements.segments`). A compaction job later writes the
 version's series as one file, ``v{N}/time_series.parquet``, and the overview that

@@ -85,7 +85,8 @@ def _derive(store: ObjectStore, org: str, mid: str, version: int, series: Path, 
             uploaded_steps=steps_input,
             tail_out=tail,
         )
-        _put_files(store, _derived_files(org, mid, version, steps, cycles, tail if result.tail else None))
+        derived = _derived_files(org, mid, version, steps, cycles, tail if result.kept_tail else None)
+        _put_files(store, derived)
         # For /series: the multi-resolution overview (after an extend, only the touched buckets).
         analysis.store_overview(store, org, mid, version, series)
         return result.rows
@@ -119,8 +120,9 @@ def _stitch(store: ObjectStore, org: str, mid: str, version: int, capacity: Any)
     """Store the next version: the delta as a segment after the previous version's series, with only
     the steps and cycles it touches recomputed (from the previous version's steps).
 
-    The previous series is not copied, nor read beyond its footers and the rows of its last step;
-    the manifest, stored last, completes the version (:mod:`~cellstore.measurements.segments`).
+    The previous series is not copied, nor read beyond its footers and the rows of its last step,
+    which the previous version's tail object usually holds (then the series' rows are not read at
+    all); the manifest, stored last, completes the version (:mod:`~cellstore.measurements.segments`).
     The overview for ``/series`` is left to the compaction job.
     """
     # Left-overs of an earlier attempt at this version (never live) must not be taken for its objects.
@@ -149,7 +151,7 @@ def _stitch(store: ObjectStore, org: str, mid: str, version: int, capacity: Any)
             previous_tail=tail_path,
             tail_out=tail,
         )
-        derived = _derived_files(org, mid, version, steps, cycles, tail if result.tail else None)
+        derived = _derived_files(org, mid, version, steps, cycles, tail if result.kept_tail else None)
         _put_files(store, {segment_key: written.stored, **derived})
     parts = manifest.parts if manifest is not None else (segments.Part(base[0], written.previous_rows),)
     segments.write_manifest(

@@ -37,13 +37,13 @@ REQUIRED_IN_EXTENSION = (c.STEP_COUNT, c.TIME)
 @dataclass(frozen=True)
 class ProcessingResult:
     """What processing produced: series rows, step and cycle counts, series columns, and whether
-    the series' tail was written (``tail_out``; not when it is too long to keep)."""
+    the series' tail was written to ``tail_out`` (not when it is too long to keep)."""
 
     rows: int
     steps: int
     cycles: int
     columns: list[str]
-    tail: bool = False
+    kept_tail: bool = False
 
 
 def process_series(
@@ -77,7 +77,7 @@ def process_series(
         steps=steps.height,
         cycles=cycles.height,
         columns=summary.columns,
-        tail=tail is not None,
+        kept_tail=tail is not None,
     )
 
 
@@ -255,7 +255,7 @@ def derive_extended(
             rated_capacity_ah,
             rows=rows,
             extension=extension if held else None,
-            tail=_read_tail(previous_tail) if previous_tail is not None else None,
+            tail=_stored_tail(previous_tail) if previous_tail is not None else None,
         )
     if extended is None:
         whole = pl.concat([read, extension.lazy()]) if held else read
@@ -273,11 +273,11 @@ def derive_extended(
         steps=steps.height,
         cycles=cycles.height,
         columns=columns,
-        tail=tail_out is not None and tail is not None,
+        kept_tail=tail_out is not None and tail is not None,
     )
 
 
-def _read_tail(path: Path) -> pl.DataFrame | None:
+def _stored_tail(path: Path) -> pl.DataFrame | None:
     """A stored tail; None when it cannot be read (the rows are then read from the series)."""
     try:
         with parquet.reading(path, "previous tail"):

@@ -245,13 +245,13 @@ def finish(
 
 
 def refinish(
-    previous: pl.DataFrame, tail: pl.DataFrame, has: set[str], rated_capacity_ah: float | None
+    previous: pl.DataFrame, redone: pl.DataFrame, has: set[str], rated_capacity_ah: float | None
 ) -> pl.DataFrame:
     """The finished steps of an extended series: ``previous``, its finished steps before the
-    extension, with the last one replaced by ``tail``, that step and those after it aggregated
+    extension, with the last one replaced by ``redone``, that step and those after it aggregated
     anew (:func:`aggregate`, not finished).
 
-    Only the cycle the tail starts in and the tail are finished again, when the whole series
+    Only the cycle ``redone`` starts in and ``redone`` are finished again, when the whole series
     has the tolerances and measured cycle sums that ``previous`` was finished with: every
     earlier step then keeps its label and its cycle's sums, and finishing thousands of steps
     again for a few new ones is most of an extend's work. When the new rows change either
@@ -259,24 +259,24 @@ def refinish(
     finished again. Either way the result equals :func:`finish` over all the steps.
     """
     kept = previous.head(previous.height - 1)
-    first_cycle = tail[c.CYCLE_COUNT][0]
-    currents = [m for m in (_max_abs_current(part, has) for part in (kept, tail)) if m is not None]
+    first_cycle = redone[c.CYCLE_COUNT][0]
+    currents = [m for m in (_max_abs_current(part, has) for part in (kept, redone)) if m is not None]
     tolerances = step_tolerances(rated_capacity_ah, max(currents, default=None))
     unchanged = tolerances == step_tolerances(rated_capacity_ah, _max_abs_current(previous, has))
     measured = {
         alias
         for alias, source in _CYCLE_SUMS.items()
-        if kept[source].null_count() + tail[source].null_count() < kept.height + tail.height
+        if kept[source].null_count() + redone[source].null_count() < kept.height + redone.height
     }
     unchanged = (
         unchanged
         and measured == {alias for alias in _CYCLE_SUMS if previous[alias].null_count() < previous.height}
         and kept[c.CYCLE_COUNT].is_sorted()
     )
-    # Cycle counts never decrease, so the steps of the tail's first cycle start here.
+    # Cycle counts never decrease, so the steps of the first redone step's cycle start here.
     # (numpy's search: polars' costs about 0.2 ms on any column, numpy's microseconds.)
     start = int(np.searchsorted(kept[c.CYCLE_COUNT].to_numpy(), first_cycle)) if unchanged else 0
-    touched = pl.concat([kept.slice(start)[tail.columns], tail], how="vertical_relaxed")
+    touched = pl.concat([kept.slice(start)[redone.columns], redone], how="vertical_relaxed")
     finished = finish(touched, has, rated_capacity_ah, tolerances=tolerances, measured=measured)
     return pl.concat([kept.head(start), finished], how="vertical_relaxed") if start else finished
 
