@@ -136,7 +136,13 @@ def _stitch(store: ObjectStore, org: str, mid: str, version: int, capacity: Any)
         tempfile.TemporaryDirectory(prefix="cellstore-extend-") as tmp,
     ):
         segment = Path(tmp) / keys.SEGMENT_FILE
-        written = write_segment(segments.sources(store, base), delta, segment, previous_steps=previous_steps)
+        written = write_segment(
+            segments.sources(store, base),
+            delta,
+            segment,
+            previous_steps=previous_steps,
+            previous_rows=manifest.rows if manifest is not None else None,  # counted when stored
+        )
         segment_key = keys.segment_key(org, mid, version)
         steps, cycles, tail = io.BytesIO(), io.BytesIO(), io.BytesIO()
         result = derive_extended(

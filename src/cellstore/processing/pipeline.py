@@ -164,13 +164,15 @@ def write_segment(
     segment_path: Path,
     *,
     previous_steps: pl.DataFrame | None = None,
+    previous_rows: int | None = None,
 ) -> Segment:
     """Check the extension against the stored series ``previous`` and write it as a segment.
 
     The rules are those of :func:`append_series`; the segment holds the extension's rows with the
     series' dtypes (and its missing optional columns as nulls), so ``previous`` followed by the
-    segment reads as the extended series. Of ``previous`` only the footers are read, and its last
-    rows unless ``previous_steps``, the steps derived from it, tell where it ends. An extension
+    segment reads as the extended series. Of ``previous`` only the footers are read (none but the
+    first when the caller knows its ``previous_rows``), and its last rows unless
+    ``previous_steps``, the steps derived from it, tell where it ends. An extension
     larger than one batch of processing is streamed to ``segment_path``; a smaller one is encoded
     into memory, or is its own segment when it is already as the segment would be written
     (:attr:`Segment.stored`), and ``segment_path`` is not written.
@@ -181,7 +183,8 @@ def write_segment(
     offered = delta.collect_schema()
     _check_compatible(target, offered)
     with parquet.reading(_name_of(previous), "existing time series"):
-        previous_rows = parquet.source_rows(previous, existing)
+        if previous_rows is None:
+            previous_rows = parquet.source_rows(previous, existing)
         boundary = _end_of_steps(previous_steps, previous_rows) or _end_of(existing, previous_rows)
     with parquet.reading(delta_path, EXTENSION):
         footer = parquet.footer(delta_path)
