@@ -88,20 +88,30 @@ def scan_source(source: Source) -> pl.LazyFrame:
     return pl.scan_parquet([str(part) for part in parts])
 
 
-def write(df: pl.DataFrame, target: Target) -> None:
+def write(df: pl.DataFrame, target: Target, *, statistics: bool = True) -> None:
     """Write ``df`` with the stored compression and row groups, to a file atomically or into a buffer
     (left at its start, to be read).
 
     A job that stores a small table as an object writes it into a buffer: polars encodes it
     there faster than into a file (by about 1 ms for the steps of a 10M-row series), and the
-    file would only be copied into the object store.
+    file would only be copied into the object store. ``statistics`` (per-column minimum and
+    maximum) let readers of a series skip row groups; see :func:`write_table`.
     """
+    options = {"compression": COMPRESSION, "row_group_size": ROW_GROUP_SIZE, "statistics": statistics}
     if not isinstance(target, Path):
-        df.write_parquet(target, compression=COMPRESSION, row_group_size=ROW_GROUP_SIZE)
+        df.write_parquet(target, **options)
         target.seek(0)
         return
     with atomic(target) as tmp:
-        df.write_parquet(tmp, compression=COMPRESSION, row_group_size=ROW_GROUP_SIZE)
+        df.write_parquet(tmp, **options)
+
+
+def write_table(df: pl.DataFrame, target: Target) -> None:
+    """Write a derived table (steps, cycles, a series' tail): as :func:`write`, without statistics.
+
+    These tables are read whole, in one row group, so statistics would tell no reader anything;
+    writing them costs about a millisecond of every extend."""
+    write(df, target, statistics=False)
 
 
 def sink(lf: pl.LazyFrame, path: Path) -> None:

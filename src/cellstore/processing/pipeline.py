@@ -71,7 +71,7 @@ def process_series(
     if tail_out is not None and uploaded_steps is None:
         tail = stream.read_tail(series_path, steps, summary.rows)
         if tail is not None:
-            parquet.write(tail, tail_out)
+            parquet.write_table(tail, tail_out)
     return ProcessingResult(
         rows=summary.rows,
         steps=steps.height,
@@ -88,8 +88,8 @@ def write_tables(steps: pl.DataFrame, steps_out: parquet.Target, cycles_out: par
     measured slower in the extend job, where polars' two threads are already busy.
     """
     cycles = cycle_metrics(steps)
-    parquet.write(steps, steps_out)
-    parquet.write(cycles, cycles_out)
+    parquet.write_table(steps, steps_out)
+    parquet.write_table(cycles, cycles_out)
     return cycles
 
 
@@ -269,7 +269,7 @@ def derive_extended(
         steps, tail = extended.steps, extended.tail
     cycles = write_tables(steps, steps_out, cycles_out)
     if tail_out is not None and tail is not None:
-        parquet.write(tail, tail_out)
+        parquet.write_table(tail, tail_out)
     columns = read.collect_schema().names()
     return ProcessingResult(
         rows=rows,
