@@ -153,6 +153,17 @@ def test_an_extend_continues_from_the_stored_tail_without_reading_the_series(
     assert_derived_as_whole(store, tmp_path, 4, expected(8_000, 9_000, 9_500, 12_000))
 
 
+def test_an_extend_after_an_extend_counts_the_series_from_the_manifest(
+    store: LocalObjectStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The parts' rows are in the previous version's manifest, so their footers are not read
+    again: segments waiting for the join cost a later extend nothing."""
+    extend(store, tmp_path, 1, 5_500, 8_000)
+    monkeypatch.setattr(parquet, "source_rows", lambda *a: pytest.fail("counted the stored rows"))
+    assert extend(store, tmp_path, 2, 8_000, 9_000) == 9_000
+    assert_derived_as_whole(store, tmp_path, 2, expected(8_000, 9_000))
+
+
 def test_reads_before_and_after_compaction_are_identical(store: LocalObjectStore, tmp_path: Path) -> None:
     extend(store, tmp_path, 1, 5_500, 8_000)
     measurement = Measurement(1)

@@ -63,6 +63,18 @@ def test_process_series_writes_steps_and_cycles(tmp_path: Path) -> None:
     assert sorted(p.name for p in steps_path.parent.iterdir()) == ["cycles.parquet", "steps.parquet"]
 
 
+def test_derived_tables_are_written_without_statistics(tmp_path: Path) -> None:
+    """Read whole, in one row group: the series' per-column statistics would serve no reader."""
+    series_path = write(cycling_series(), tmp_path / "time_series.parquet")
+    steps_path, cycles_path = outputs(tmp_path)
+    process_series(series_path, steps_path, cycles_path)
+    for path in (steps_path, cycles_path):
+        group = pq.ParquetFile(path).metadata.row_group(0)
+        assert not any(group.column(i).is_stats_set for i in range(group.num_columns))
+    stored = pq.ParquetFile(series_path).metadata.row_group(0)
+    assert stored.column(0).is_stats_set  # the series keeps them
+
+
 def test_result_columns_are_the_series_columns_in_order(tmp_path: Path) -> None:
     df = pl.DataFrame({"Comment": ["x", "y"], "Step count": [0, 1], "Time [s]": [0, 1]})
     result = process_series(write(df, tmp_path / "s.parquet"), *outputs(tmp_path))

@@ -28,7 +28,7 @@ from cellstore.processing.validation import Boundary, check_columns, check_serie
 SERIES = parquet.SERIES
 EXTENSION = "extension"
 #: Rows read from the end of a series to find where an extension must continue it.
-TAIL_ROWS = 1 << 16
+END_SEARCH_ROWS = 1 << 16
 #: An extension of at most this many rows is checked and written in memory (one batch of processing).
 SMALL_EXTENSION_ROWS = stream.BATCH_ROWS
 REQUIRED_IN_EXTENSION = (c.STEP_COUNT, c.TIME)
@@ -417,7 +417,7 @@ def _end_of(existing: pl.LazyFrame, rows: int) -> Boundary:
     """Last step count and last known time of the existing series of ``rows`` rows.
 
     Only its last rows are read, unless none of them has a time (EIS rows at the end)."""
-    start = max(rows - TAIL_ROWS, 0)
+    start = max(rows - END_SEARCH_ROWS, 0)
     while True:
         end = (
             existing.slice(start)

@@ -233,7 +233,7 @@ def finish(
     few rows each polars query costs more in planning than in work.
     """
     if tolerances is None:
-        tolerances = step_tolerances(rated_capacity_ah, _max_abs_current(per_step, has))
+        tolerances = step_tolerances(rated_capacity_ah, _max_abs_current(has, per_step))
     labelled = per_step.with_columns(
         (pl.col("End time [s]") - pl.col("Start time [s]")).alias("Duration [s]"),
         step_type(tolerances).alias(STEP_TYPE),
@@ -260,14 +260,9 @@ def refinish(
     """
     kept = previous.head(previous.height - 1)
     first_cycle = redone[c.CYCLE_COUNT][0]
-    currents = [m for m in (_max_abs_current(part, has) for part in (kept, redone)) if m is not None]
-    tolerances = step_tolerances(rated_capacity_ah, max(currents, default=None))
-    unchanged = tolerances == step_tolerances(rated_capacity_ah, _max_abs_current(previous, has))
-    measured = {
-        alias
-        for alias, source in _CYCLE_SUMS.items()
-        if kept[source].null_count() + redone[source].null_count() < kept.height + redone.height
-    }
+    tolerances = step_tolerances(rated_capacity_ah, _max_abs_current(has, kept, redone))
+    unchanged = tolerances == step_tolerances(rated_capacity_ah, _max_abs_current(has, previous))
+    measured = _measured_sums(kept, redone)
     unchanged = (
         unchanged
         and measured == {alias for alias in _CYCLE_SUMS if previous[alias].null_count() < previous.height}
@@ -281,17 +276,29 @@ def refinish(
     return pl.concat([kept.head(start), finished], how="vertical_relaxed") if start else finished
 
 
-def _max_abs_current(steps: pl.DataFrame, has: set[str]) -> float | None:
-    """The largest |current| of aggregated steps (what the tolerances without a rated capacity scale with)."""
-    if c.CURRENT not in has or not steps.height:
+def _max_abs_current(has: set[str], *steps: pl.DataFrame) -> float | None:
+    """The largest |current| of aggregated steps, in one frame or several (what the tolerances
+    without a rated capacity scale with)."""
+    if c.CURRENT not in has:
         return None
-    extremes = (steps["Min current [A]"].min(), steps["Max current [A]"].max())
+    extremes = [
+        value
+        for frame in steps
+        if frame.height
+        for value in (frame["Min current [A]"].min(), frame["Max current [A]"].max())
+    ]
     return max((abs(value) for value in extremes if value is not None), default=None)
 
 
-def _measured_sums(steps: pl.DataFrame) -> set[str]:
-    """The cycle sums whose step column has a value on some step (the others are null throughout)."""
-    return {alias for alias, source in _CYCLE_SUMS.items() if steps[source].null_count() < steps.height}
+def _measured_sums(*steps: pl.DataFrame) -> set[str]:
+    """The cycle sums whose step column has a value on some step, in one frame or several (the
+    others are null throughout)."""
+    rows = sum(frame.height for frame in steps)
+    return {
+        alias
+        for alias, source in _CYCLE_SUMS.items()
+        if sum(frame[source].null_count() for frame in steps) < rows
+    }
 
 
 def _first_or_null(name: str, has: set[str], alias: str, dtype: pl.DataType) -> pl.Expr:
